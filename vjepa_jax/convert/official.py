@@ -1,0 +1,595 @@
+"""Official V-JEPA checkpoints <-> our params, through one declarative key table.
+
+Every official key is listed in ``ENCODER_KEYS``, ``PREDICTOR_KEYS`` or
+``CLASSIFIER_KEYS`` with the path of our parameter and the layout change
+between them. Import fails listing every unmapped, missing and mis-shaped key
+at once; nothing is skipped silently. Export writes the same keys back, in the
+official order, with the ``module.backbone.`` / ``module.`` prefixes of the
+official DDP-wrapped ``state_dict``.
+
+Layout changes (torch -> ours):
+  linear     ``[out, in]`` -> ``[in, out]``
+  heads_in   ``[n*H*hd, D]`` -> ``[D, n, H, hd]`` (fused qkv / kv; q is ``[D, H, hd]``)
+  heads_out  ``[D, H*hd]`` -> ``[H, hd, D]`` (attention output projection)
+  reshape    ``[n*H*hd]`` -> ``[n, H, hd]`` (biases of the above)
+  conv3d     ``[D, C, t, p, p]`` -> ``[t, p, p, C, D]``
+  row        ``[1, 1, d]`` -> row ``j`` of ``[n, d]`` (mask tokens)
+  query      ``[1, Q, D]`` -> ``[Q, D]``
+  table      fixed sin-cos table: not a parameter of ours; checked on import
+             (it tells ``uniform_power``) and recomputed on export
+  unused     held by the official module but never read by its forward
+             (the classifier's ``xattn.proj``): kept aside as an extra
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import flax.linen as nn
+import jax
+import numpy as np
+
+from vjepa_jax.config_lib import OFFICIAL_HEADS_BY_WIDTH
+from vjepa_jax.models import layers, pos_embed
+from vjepa_jax.models.attentive_probe import AttentiveClassifier
+from vjepa_jax.models.predictor import Predictor
+from vjepa_jax.models.vit import VisionTransformer
+
+BACKBONE_PREFIX = 'module.backbone.'
+CLASSIFIER_PREFIX = 'module.'
+
+# (official key, our param path, layout change). "{i}" is the block index and
+# "{j}" the mask-token index; nested tuples are repeated per block.
+BLOCK_KEYS = (
+    ('norm1.weight', 'norm1/scale', 'copy'),
+    ('norm1.bias', 'norm1/bias', 'copy'),
+    ('attn.qkv.weight', 'attn/qkv/kernel', 'heads_in'),
+    ('attn.qkv.bias', 'attn/qkv/bias', 'reshape'),
+    ('attn.proj.weight', 'attn/proj/kernel', 'heads_out'),
+    ('attn.proj.bias', 'attn/proj/bias', 'copy'),
+    ('norm2.weight', 'norm2/scale', 'copy'),
+    ('norm2.bias', 'norm2/bias', 'copy'),
+    ('mlp.fc1.weight', 'mlp/fc1/kernel', 'linear'),
+    ('mlp.fc1.bias', 'mlp/fc1/bias', 'copy'),
+    ('mlp.fc2.weight', 'mlp/fc2/kernel', 'linear'),
+    ('mlp.fc2.bias', 'mlp/fc2/bias', 'copy'),
+)
+ENCODER_KEYS = (
+    ('pos_embed', None, 'table'),
+    ('patch_embed.proj.weight', 'patch_embed/kernel', 'conv3d'),
+    ('patch_embed.proj.bias', 'patch_embed/bias', 'copy'),
+    ('blocks.{i}.', 'blocks/layer_{i}/', BLOCK_KEYS),
+    ('norm.weight', 'norm/scale', 'copy'),
+    ('norm.bias', 'norm/bias', 'copy'),
+)
+PREDICTOR_KEYS = (
+    ('predictor_pos_embed', None, 'table'),
+    ('predictor_embed.weight', 'predictor_embed/kernel', 'linear'),
+    ('predictor_embed.bias', 'predictor_embed/bias', 'copy'),
+    ('mask_tokens.{j}', 'mask_tokens', 'row'),
+    ('predictor_blocks.{i}.', 'predictor_blocks/layer_{i}/', BLOCK_KEYS),
+    ('predictor_norm.weight', 'predictor_norm/scale', 'copy'),
+    ('predictor_norm.bias', 'predictor_norm/bias', 'copy'),
+    ('predictor_proj.weight', 'predictor_proj/kernel', 'linear'),
+    ('predictor_proj.bias', 'predictor_proj/bias', 'copy'),
+)
+_XBLOCK = 'pooler.cross_attention_block.'
+_OUR_XBLOCK = 'pooler/cross_attention_block/'
+CLASSIFIER_KEYS = (
+    ('pooler.query_tokens', 'pooler/query_tokens', 'query'),
+    (_XBLOCK + 'norm1.weight', _OUR_XBLOCK + 'norm1/scale', 'copy'),
+    (_XBLOCK + 'norm1.bias', _OUR_XBLOCK + 'norm1/bias', 'copy'),
+    (_XBLOCK + 'xattn.q.weight', _OUR_XBLOCK + 'xattn/q/kernel', 'heads_in'),
+    (_XBLOCK + 'xattn.q.bias', _OUR_XBLOCK + 'xattn/q/bias', 'reshape'),
+    (_XBLOCK + 'xattn.kv.weight', _OUR_XBLOCK + 'xattn/kv/kernel', 'heads_in'),
+    (_XBLOCK + 'xattn.kv.bias', _OUR_XBLOCK + 'xattn/kv/bias', 'reshape'),
+    (_XBLOCK + 'xattn.proj.weight', None, 'unused'),
+    (_XBLOCK + 'xattn.proj.bias', None, 'unused'),
+    (_XBLOCK + 'norm2.weight', _OUR_XBLOCK + 'norm2/scale', 'copy'),
+    (_XBLOCK + 'norm2.bias', _OUR_XBLOCK + 'norm2/bias', 'copy'),
+    (_XBLOCK + 'mlp.fc1.weight', _OUR_XBLOCK + 'mlp/fc1/kernel', 'linear'),
+    (_XBLOCK + 'mlp.fc1.bias', _OUR_XBLOCK + 'mlp/fc1/bias', 'copy'),
+    (_XBLOCK + 'mlp.fc2.weight', _OUR_XBLOCK + 'mlp/fc2/kernel', 'linear'),
+    (_XBLOCK + 'mlp.fc2.bias', _OUR_XBLOCK + 'mlp/fc2/bias', 'copy'),
+    ('pooler.blocks.{i}.', 'pooler/blocks_{i}/', BLOCK_KEYS),
+    ('linear.weight', 'linear/kernel', 'linear'),
+    ('linear.bias', 'linear/bias', 'copy'),
+)
+
+
+class ConversionError(ValueError):
+    """A checkpoint does not match the model: lists every problem at once."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    official: str           # key without the DDP prefix
+    path: str | None        # our param path ("a/b/c"), None for table / unused
+    kind: str
+    row: int | None = None  # mask-token index for kind "row"
+
+
+def expand(table: tuple, depth: int = 0, num_rows: int = 0) -> list[Entry]:
+    """The table instantiated for ``depth`` blocks and ``num_rows`` mask tokens, in official order."""
+    out = []
+    for official, ours, kind in table:
+        if isinstance(kind, tuple):
+            for i in range(depth):
+                out += [Entry(official.format(i=i) + o, ours.format(i=i) + p, k)
+                        for o, p, k in kind]
+        elif '{j}' in official:
+            out += [Entry(official.format(j=j), ours, kind, j) for j in range(num_rows)]
+        else:
+            out.append(Entry(official, ours, kind))
+    return out
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def _to_ours(kind: str, w: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if kind == 'copy':
+        return w
+    if kind == 'linear':
+        return w.T
+    if kind == 'heads_in':
+        return np.moveaxis(w.reshape(*shape[1:], shape[0]), -1, 0)
+    if kind == 'heads_out':
+        return w.T.reshape(shape)
+    if kind in ('reshape', 'query'):
+        return w.reshape(shape)
+    if kind == 'conv3d':
+        return w.transpose(2, 3, 4, 1, 0)
+    raise AssertionError(kind)
+
+
+def _to_official(kind: str, a: np.ndarray) -> np.ndarray:
+    if kind == 'copy':
+        return a
+    if kind == 'linear':
+        return a.T
+    if kind == 'heads_in':
+        return np.moveaxis(a, 0, -1).reshape(-1, a.shape[0])
+    if kind == 'heads_out':
+        return a.reshape(-1, a.shape[-1]).T
+    if kind == 'reshape':
+        return a.reshape(-1)
+    if kind == 'query':
+        return a[None]
+    if kind == 'conv3d':
+        return a.transpose(4, 3, 0, 1, 2)
+    raise AssertionError(kind)
+
+
+def _official_shape(kind: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Official tensor shape for our param shape (via a zero-stride array: no memory)."""
+    if kind == 'row':
+        return (1, 1, shape[-1])
+    return _to_official(kind, np.broadcast_to(np.float32(0), shape)).shape
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
+    flat = {}
+    for k, v in tree.items():
+        if isinstance(v, Mapping):
+            flat.update(_flatten(v, f'{prefix}{k}/'))
+        else:
+            flat[prefix + k] = v
+    return flat
+
+
+def _unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path, v in flat.items():
+        node = tree
+        *parents, leaf = path.split('/')
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return tree
+
+
+def _unroll(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Scanned block stacks (``layers``) -> unrolled ``layer_{i}``, recursively."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, Mapping):
+            v = layers.unstack_layers(v) if 'layers' in v else v
+            out[k] = _unroll(v)
+        else:
+            out[k] = v
+    return out
+
+
+def strip_prefix(state_dict: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """Drops the DDP / wrapper prefixes (``module.``, ``backbone.``) where present."""
+    out = {}
+    for key, value in state_dict.items():
+        for p in prefixes:
+            if key.startswith(p):
+                key = key[len(p):]
+        out[key] = np.asarray(value)
+    return out
+
+
+def _count(keys, pattern: str) -> int:
+    found = {int(m.group(1)) for k in keys if (m := re.match(pattern, k))}
+    if found and found != set(range(len(found))):
+        raise ConversionError(f'Block indices matching {pattern!r} are not contiguous: '
+                              f'{sorted(found)}.')
+    return len(found)
+
+
+def _abstract_params(module, *args) -> dict[str, Any]:
+    """Unboxed param shapes of ``module`` (unrolled layout) without allocating."""
+    module = module.clone(scan_layers=False) if hasattr(module, 'scan_layers') else module
+    arrays = [a for a in args if isinstance(a, jax.ShapeDtypeStruct)]
+    statics = [a for a in args if not isinstance(a, jax.ShapeDtypeStruct)]
+
+    def init(*arrays):
+        return module.init(jax.random.key(0), *arrays, *statics)
+
+    shapes = jax.eval_shape(init, *arrays)
+    return _unroll(nn.meta.unbox(shapes['params']))
+
+
+# --------------------------------------------------------------------------- core
+
+
+def params_from_state_dict(state_dict: Mapping[str, Any], table: tuple, depth: int,
+                           num_rows: int, expected: Mapping[str, Any],
+                           what: str) -> tuple[dict[str, Any], dict[str, np.ndarray],
+                                               dict[str, np.ndarray]]:
+    """Maps an (un-prefixed) official state dict onto our param tree.
+
+    Args:
+      state_dict: official key -> array, prefixes already stripped.
+      table: one of the ``*_KEYS`` tables; ``depth``/``num_rows`` expand it.
+      expected: our param shapes (unrolled), e.g. from ``jax.eval_shape``.
+      what: name used in error messages (``"encoder"``).
+
+    Returns:
+      ``(params, tables, unused)``: our nested params (float32 NumPy), the fixed
+      tables by key, and the unused official tensors by key.
+
+    Raises:
+      ConversionError listing every unmapped, missing and mis-shaped key.
+    """
+    entries = expand(table, depth, num_rows)
+    flat_expected = _flatten(expected)
+    known = {e.official for e in entries}
+    unmapped = sorted(set(state_dict) - known)
+    missing, misshaped = [], []
+    flat, tables, unused = {}, {}, {}
+    rows: dict[str, dict[int, np.ndarray]] = {}
+    for e in entries:
+        if e.official not in state_dict:
+            missing.append(e.official)
+            continue
+        w = np.asarray(state_dict[e.official])
+        if e.kind == 'table':
+            tables[e.official] = w
+            continue
+        if e.kind == 'unused':
+            unused[e.official] = w
+            continue
+        shape = tuple(flat_expected[e.path].shape)
+        want = _official_shape(e.kind, shape)
+        if tuple(w.shape) != want:
+            misshaped.append(f'{e.official}: checkpoint {list(w.shape)}, model expects {list(want)}')
+            continue
+        w = w.astype(np.float32)
+        if e.kind == 'row':
+            rows.setdefault(e.path, {})[e.row] = w.reshape(-1)
+        else:
+            flat[e.path] = np.ascontiguousarray(_to_ours(e.kind, w, shape))
+    for path, by_row in rows.items():
+        if len(by_row) == flat_expected[path].shape[0]:
+            flat[path] = np.stack([by_row[j] for j in range(len(by_row))])
+    problems = []
+    if unmapped:
+        problems.append(f'{len(unmapped)} unmapped key(s) (no place in the model): {unmapped}')
+    if missing:
+        problems.append(f'{len(missing)} missing key(s) (the model needs them): {missing}')
+    if misshaped:
+        problems.append(f'{len(misshaped)} mis-shaped key(s): {misshaped}')
+    if problems:
+        raise ConversionError(f'The {what} state dict does not match the model:\n  - '
+                              + '\n  - '.join(problems))
+    not_filled = sorted(set(flat_expected) - set(flat))
+    assert not not_filled, f'table does not cover {not_filled}'
+    return _unflatten(flat), tables, unused
+
+
+def state_dict_from_params(params: Mapping[str, Any], table: tuple, depth: int, num_rows: int,
+                           prefix: str, tables: Mapping[str, np.ndarray] | None = None,
+                           unused: Mapping[str, np.ndarray] | None = None) -> OrderedDict:
+    """Our params (scanned or unrolled) -> official state dict with ``prefix``, official order.
+
+    ``tables`` gives the fixed sin-cos tables; ``unused`` the tensors the
+    official forward never reads (zeros of the right shape when not given).
+    """
+    flat = _flatten(_unroll(jax.device_get(dict(params))))
+    out = OrderedDict()
+    for e in expand(table, depth, num_rows):
+        if e.kind == 'table':
+            value = np.asarray(tables[e.official])
+        elif e.kind == 'unused':
+            value = (np.asarray(unused[e.official]) if unused and e.official in unused
+                     else _unused_zeros(e.official, flat))
+        elif e.kind == 'row':
+            value = np.asarray(flat[e.path])[e.row].reshape(1, 1, -1)
+        else:
+            value = _to_official(e.kind, np.asarray(flat[e.path]))
+        out[prefix + e.official] = np.ascontiguousarray(value, np.float32)
+    return out
+
+
+def _unused_zeros(key: str, flat: Mapping[str, Any]) -> np.ndarray:
+    dim = np.asarray(flat['pooler/query_tokens']).shape[-1]
+    return np.zeros((dim, dim) if key.endswith('weight') else (dim,), np.float32)
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def _heads_for(width: int, num_heads: int | None, what: str) -> int:
+    if num_heads is not None:
+        if width % num_heads:
+            raise ConversionError(f'{what}: width {width} is not divisible by num_heads={num_heads}.')
+        return num_heads
+    if width in OFFICIAL_HEADS_BY_WIDTH:
+        return OFFICIAL_HEADS_BY_WIDTH[width]
+    raise ConversionError(
+        f'{what}: width {width} is not an official size, so the number of attention '
+        'heads cannot be inferred from the tensors; pass num_heads (CLI: --num-heads).')
+
+
+def _grid_from_table(num_tokens: int, tubelet: int, patch: int, num_frames: int,
+                     img_size: int | None) -> tuple[int, int]:
+    """(num_frames, img_size) consistent with a table of ``num_tokens`` rows."""
+    grid_t = num_frames // tubelet
+    if num_frames % tubelet or num_tokens % max(grid_t, 1):
+        raise ConversionError(f'pos_embed has {num_tokens} tokens, which does not fit '
+                              f'num_frames={num_frames} with tubelet {tubelet}; pass the '
+                              'right --num-frames.')
+    side = math.isqrt(num_tokens // grid_t)
+    if side * side * grid_t != num_tokens:
+        raise ConversionError(f'pos_embed has {num_tokens} tokens: not {grid_t} frames of a '
+                              'square grid; pass the right --num-frames.')
+    if img_size is not None and img_size // patch != side:
+        raise ConversionError(f'pos_embed has {num_tokens} tokens = {grid_t} x {side} x {side}, '
+                              f'but img_size={img_size} with patch {patch} gives '
+                              f'{img_size // patch} x {img_size // patch}; fix --img-size or '
+                              '--num-frames.')
+    return num_frames, side * patch
+
+
+def _uniform_power_from_table(table: np.ndarray, dim: int, grid: tuple[int, int, int],
+                              what: str) -> bool:
+    table = table.reshape(-1, dim)
+    for uniform_power in (True, False):
+        try:
+            ref = pos_embed.video_table(dim, grid, uniform_power)
+        except ValueError:
+            continue
+        if ref.shape == table.shape and np.max(np.abs(ref - table)) < 1e-4:
+            return uniform_power
+    raise ConversionError(f'{what}: the stored position table is not the 3D sin-cos table of '
+                          f'a {grid} token grid (with or without uniform_power); check '
+                          '--num-frames / --img-size.')
+
+
+def encoder_config(sd: Mapping[str, np.ndarray], num_heads: int | None = None,
+                   img_size: int | None = None, num_frames: int = 16) -> dict[str, Any]:
+    """Encoder config inferred from an un-prefixed official encoder state dict."""
+    for key in ('patch_embed.proj.weight', 'pos_embed', 'blocks.0.mlp.fc1.weight'):
+        if key not in sd:
+            raise ConversionError(f'encoder state dict has no {key!r}: not an official '
+                                  f'V-JEPA video encoder (keys: {sorted(sd)[:8]} ...).')
+    width, _, tubelet, patch, _ = sd['patch_embed.proj.weight'].shape
+    num_frames, img_size = _grid_from_table(sd['pos_embed'].shape[-2], tubelet, patch,
+                                            num_frames, img_size)
+    cfg = dict(img_size=img_size, num_frames=num_frames, patch_size=int(patch),
+               tubelet_size=int(tubelet), embed_dim=int(width),
+               depth=_count(sd, r'blocks\.(\d+)\.'),
+               num_heads=_heads_for(int(width), num_heads, 'encoder'),
+               mlp_dim=int(sd['blocks.0.mlp.fc1.weight'].shape[0]))
+    grid = VisionTransformer(**cfg).grid
+    cfg['uniform_power'] = _uniform_power_from_table(sd['pos_embed'], cfg['embed_dim'], grid,
+                                                     'encoder')
+    return cfg
+
+
+def predictor_config(sd: Mapping[str, np.ndarray], encoder: Mapping[str, Any],
+                     num_heads: int | None = None) -> dict[str, Any]:
+    """Predictor config from its un-prefixed state dict and the encoder's config."""
+    for key in ('predictor_embed.weight', 'predictor_pos_embed', 'mask_tokens.0'):
+        if key not in sd:
+            raise ConversionError(f'predictor state dict has no {key!r}: not an official '
+                                  'V-JEPA predictor with mask tokens.')
+    pdim = int(sd['predictor_embed.weight'].shape[0])
+    cfg = dict(img_size=encoder['img_size'], num_frames=encoder['num_frames'],
+               patch_size=encoder['patch_size'], tubelet_size=encoder['tubelet_size'],
+               embed_dim=encoder['embed_dim'], predictor_embed_dim=pdim,
+               depth=_count(sd, r'predictor_blocks\.(\d+)\.'),
+               num_heads=num_heads or encoder['num_heads'],
+               mlp_dim=int(sd['predictor_blocks.0.mlp.fc1.weight'].shape[0])
+               if 'predictor_blocks.0.mlp.fc1.weight' in sd else 4 * pdim,
+               num_mask_tokens=_count(sd, r'mask_tokens\.(\d+)$'))
+    if pdim % cfg['num_heads']:
+        raise ConversionError(f'predictor width {pdim} is not divisible by '
+                              f'{cfg["num_heads"]} heads; pass --predictor-num-heads.')
+    grid = Predictor(**cfg).grid
+    cfg['uniform_power'] = _uniform_power_from_table(sd['predictor_pos_embed'], pdim, grid,
+                                                     'predictor')
+    return cfg
+
+
+def classifier_config(sd: Mapping[str, np.ndarray], num_heads: int | None = None) -> dict[str, Any]:
+    """Attentive-classifier config from its un-prefixed official state dict."""
+    for key in ('pooler.query_tokens', _XBLOCK + 'mlp.fc1.weight', 'linear.weight'):
+        if key not in sd:
+            raise ConversionError(f'classifier state dict has no {key!r}: not an official '
+                                  'V-JEPA attentive classifier.')
+    width = int(sd['pooler.query_tokens'].shape[-1])
+    if sd['pooler.query_tokens'].shape[1] != 1:
+        raise ConversionError('the classifier has more than one query token; the official '
+                              'AttentiveClassifier uses exactly one.')
+    return dict(num_classes=int(sd['linear.weight'].shape[0]),
+                num_heads=_heads_for(width, num_heads, 'classifier'),
+                mlp_dim=int(sd[_XBLOCK + 'mlp.fc1.weight'].shape[0]),
+                depth=1 + _count(sd, r'pooler\.blocks\.(\d+)\.'))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def encoder_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any], what: str = 'encoder'):
+    model = VisionTransformer(**cfg)
+    t, h, w = model.grid
+    video = jax.ShapeDtypeStruct((1, t * model.tubelet_size, h * model.patch_size,
+                                  w * model.patch_size, 3), np.float32)
+    expected = _abstract_params(model, video)
+    params, tables, _ = params_from_state_dict(sd, ENCODER_KEYS, cfg['depth'], 0, expected, what)
+    return params, tables
+
+
+def predictor_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any]):
+    model = Predictor(**cfg)
+    ctx = jax.ShapeDtypeStruct((1, 1, cfg['embed_dim']), np.float32)
+    idx = jax.ShapeDtypeStruct((1, 1), np.int32)
+    expected = _abstract_params(model, ctx, idx, idx, 0)
+    params, tables, _ = params_from_state_dict(sd, PREDICTOR_KEYS, cfg['depth'],
+                                               cfg['num_mask_tokens'], expected, 'predictor')
+    return params, tables
+
+
+def classifier_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any], width: int):
+    model = AttentiveClassifier(**cfg)
+    tokens = jax.ShapeDtypeStruct((1, 1, width), np.float32)
+    expected = _abstract_params(model, tokens)
+    params, _, unused = params_from_state_dict(sd, CLASSIFIER_KEYS, cfg['depth'] - 1, 0,
+                                               expected, 'classifier')
+    return params, unused
+
+
+@dataclasses.dataclass
+class Converted:
+    """A converted checkpoint: model configs (JSON-able), params, and extras.
+
+    ``config`` has ``encoder`` / ``predictor`` (pretraining) or ``classifier``
+    (+ ``embed_dim``) entries with the keyword arguments of our modules.
+    ``params`` has ``encoder``, ``target_encoder``, ``predictor`` or
+    ``classifier`` trees. ``extras`` keeps official tensors our models do not
+    use (so that export reproduces the original file) and scalar metadata.
+    """
+
+    config: dict[str, Any]
+    params: dict[str, Any]
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def import_pretraining(checkpoint: Mapping[str, Any], num_heads: int | None = None,
+                       img_size: int | None = None, num_frames: int = 16,
+                       predictor_num_heads: int | None = None) -> Converted:
+    """Converts an official pretraining checkpoint dict (``torch.load`` of ``jepa-*.pth.tar``).
+
+    Uses ``encoder``, ``target_encoder`` and ``predictor`` (each optional, at
+    least one encoder). Widths, depths, patch/tubelet sizes, predictor width
+    and mask-token count come from the tensors; ``num_heads`` (when the width
+    is not an official size), ``img_size`` and ``num_frames`` from arguments
+    (``img_size`` is derived from the table when not given).
+    """
+    present = [k for k in ('encoder', 'target_encoder', 'predictor') if checkpoint.get(k) is not None]
+    if not {'encoder', 'target_encoder'} & set(present):
+        raise ConversionError('Not an official V-JEPA pretraining checkpoint: no "encoder" or '
+                              f'"target_encoder" entry (top-level keys: {sorted(checkpoint)}). '
+                              'For an attentive-probe checkpoint use import_classifier.')
+    sds = {k: strip_prefix(checkpoint[k], ('module.', 'backbone.')) for k in present}
+    first = 'target_encoder' if 'target_encoder' in sds else 'encoder'
+    enc_cfg = encoder_config(sds[first], num_heads, img_size, num_frames)
+    config: dict[str, Any] = {'encoder': enc_cfg}
+    params: dict[str, Any] = {}
+    errors = []
+    for name in ('encoder', 'target_encoder'):
+        if name in sds:
+            try:
+                params[name], _ = encoder_params(sds[name], enc_cfg, name)
+            except ConversionError as e:
+                errors.append(str(e))
+    if 'predictor' in sds:
+        try:
+            config['predictor'] = predictor_config(sds['predictor'], enc_cfg, predictor_num_heads)
+            params['predictor'], _ = predictor_params(sds['predictor'], config['predictor'])
+        except ConversionError as e:
+            errors.append(str(e))
+    if errors:
+        raise ConversionError('\n'.join(errors))
+    meta = {k: v for k, v in checkpoint.items()
+            if k in ('epoch', 'loss', 'batch_size', 'world_size', 'lr')
+            and isinstance(v, (int, float))}
+    return Converted(config, params, {'metadata': meta})
+
+
+def import_classifier(checkpoint: Mapping[str, Any], num_heads: int | None = None) -> Converted:
+    """Converts an official attentive-probe checkpoint (its ``classifier`` entry)."""
+    if checkpoint.get('classifier') is None:
+        raise ConversionError('Not an official attentive-probe checkpoint: no "classifier" '
+                              f'entry (top-level keys: {sorted(checkpoint)}). For a '
+                              'pretraining checkpoint use import_pretraining.')
+    sd = strip_prefix(checkpoint['classifier'], ('module.',))
+    cfg = classifier_config(sd, num_heads)
+    width = int(sd['pooler.query_tokens'].shape[-1])
+    params, unused = classifier_params(sd, cfg, width)
+    meta = {k: v for k, v in checkpoint.items()
+            if k in ('epoch', 'batch_size', 'world_size', 'lr') and isinstance(v, (int, float))}
+    return Converted({'classifier': cfg, 'embed_dim': width}, {'classifier': params},
+                     {'unused': unused, 'metadata': meta})
+
+
+def export_pretraining(converted: Converted) -> dict[str, Any]:
+    """Our encoder / target-encoder / predictor params -> official checkpoint dict.
+
+    The result holds ``encoder``, ``predictor`` and ``target_encoder`` state
+    dicts (``module.backbone.`` keys, official order, float32) plus
+    ``epoch``/``loss``/``batch_size``/``world_size``/``lr`` where known. It
+    has no ``opt`` entry: it loads with the official evaluation loader and
+    with ``load_state_dict(strict=True)``.
+    """
+    enc_cfg = converted.config['encoder']
+    enc_model = VisionTransformer(**enc_cfg)
+    tables = {'pos_embed': pos_embed.video_table(enc_cfg['embed_dim'], enc_model.grid,
+                                                 enc_cfg['uniform_power'])[None]}
+    out: dict[str, Any] = {}
+    for name in ('encoder', 'predictor', 'target_encoder'):
+        if name not in converted.params:
+            continue
+        if name == 'predictor':
+            cfg = converted.config['predictor']
+            table = pos_embed.video_table(cfg['predictor_embed_dim'], Predictor(**cfg).grid,
+                                          cfg['uniform_power'])[None]
+            out[name] = state_dict_from_params(
+                converted.params[name], PREDICTOR_KEYS, cfg['depth'], cfg['num_mask_tokens'],
+                BACKBONE_PREFIX, {'predictor_pos_embed': table})
+        else:
+            out[name] = state_dict_from_params(converted.params[name], ENCODER_KEYS,
+                                               enc_cfg['depth'], 0, BACKBONE_PREFIX, tables)
+    out.update(converted.extras.get('metadata', {}))
+    return out
+
+
+def export_classifier(converted: Converted) -> dict[str, Any]:
+    """Our classifier params -> official probe checkpoint dict (``classifier`` with ``module.`` keys)."""
+    cfg = converted.config['classifier']
+    sd = state_dict_from_params(converted.params['classifier'], CLASSIFIER_KEYS, cfg['depth'] - 1,
+                                0, CLASSIFIER_PREFIX, unused=converted.extras.get('unused'))
+    return {'classifier': sd, **converted.extras.get('metadata', {})}

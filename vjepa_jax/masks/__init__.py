@@ -1,0 +1,1 @@
+"""Mask samplers (host, NumPy) and the jit-safe token gather."""

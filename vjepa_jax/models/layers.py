@@ -1,0 +1,208 @@
+"""Transformer building blocks shared by the encoder, predictor and probes.
+
+Parameter layouts keep heads explicit (``[embed, 3, heads, head_dim]`` for the
+fused qkv kernel) so that every axis carries a logical name for sharding.
+Attention goes through ``jax.nn.dot_product_attention`` with layout
+``[B, L, heads, head_dim]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Dtype = Any
+Array = jax.Array
+
+REMAT_POLICIES: dict[str, Callable[..., bool] | None] = {
+    'none': None,
+    'full': jax.checkpoint_policies.nothing_saveable,
+    'dots': jax.checkpoint_policies.checkpoint_dots,
+    'dots_no_batch': jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+}
+
+
+def trunc_normal(std: float = 0.02) -> Callable[..., Array]:
+    """Normal(0, std) truncated to [-2, 2] in absolute value, like torch's trunc_normal_."""
+
+    def init(key: Array, shape: tuple[int, ...], dtype: Dtype = jnp.float32) -> Array:
+        return std * jax.random.truncated_normal(key, -2.0 / std, 2.0 / std, shape, dtype)
+
+    return init
+
+
+def torch_linear_bias(fan_in: int) -> Callable[..., Array]:
+    """Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch's default nn.Linear bias init."""
+    bound = 1.0 / np.sqrt(fan_in)
+
+    def init(key: Array, shape: tuple[int, ...], dtype: Dtype = jnp.float32) -> Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def logical(init: Callable[..., Array], *names: str | None) -> Callable[..., Any]:
+    return nn.with_logical_partitioning(init, names)
+
+
+def constrain(x: Array, *names: str | None) -> Array:
+    """Logical sharding constraint on an activation (no-op without rules)."""
+    return nn.with_logical_constraint(x, names)
+
+
+def key_mask(valid: Array | None) -> Array | None:
+    """``[B, S]`` validity flags -> attention mask ``[B, 1, 1, S]`` (None stays None)."""
+    if valid is None:
+        return None
+    return jnp.asarray(valid, bool)[:, None, None, :]
+
+
+def layer_norm(eps: float, dtype: Dtype, name: str) -> nn.LayerNorm:
+    # Two-pass variance (use_fast_variance=False) as torch computes it.
+    return nn.LayerNorm(epsilon=eps, dtype=dtype, param_dtype=jnp.float32,
+                        use_fast_variance=False, name=name,
+                        scale_init=logical(nn.initializers.ones, 'embed'),
+                        bias_init=logical(nn.initializers.zeros, 'embed'))
+
+
+class Mlp(nn.Module):
+    """Linear -> exact (erf) GELU -> Linear. ``[..., D] -> [..., D]``."""
+
+    hidden_dim: int
+    dtype: Dtype = jnp.float32
+    init_std: float = 0.02
+    out_std: float | None = None  # std of fc2's kernel; default init_std
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        dim = x.shape[-1]
+        h = nn.Dense(self.hidden_dim, dtype=self.dtype, name='fc1',
+                     kernel_init=logical(trunc_normal(self.init_std), 'embed', 'mlp'),
+                     bias_init=logical(nn.initializers.zeros, 'mlp'))(x)
+        h = constrain(h, 'batch', 'tokens', 'mlp')
+        h = nn.gelu(h, approximate=False)
+        out_std = self.init_std if self.out_std is None else self.out_std
+        return nn.Dense(dim, dtype=self.dtype, name='fc2',
+                        kernel_init=logical(trunc_normal(out_std), 'mlp', 'embed'),
+                        bias_init=logical(nn.initializers.zeros, 'embed'))(h)
+
+
+def heads_dense(features: tuple[int, ...], names: tuple[str | None, ...], dtype: Dtype,
+                 init_std: float, name: str) -> nn.DenseGeneral:
+    return nn.DenseGeneral(features, axis=-1, dtype=dtype, name=name,
+                           kernel_init=logical(trunc_normal(init_std), 'embed', *names),
+                           bias_init=logical(nn.initializers.zeros, *names))
+
+
+def attend(q: Array, k: Array, v: Array, mask: Array | None,
+            implementation: str | None) -> Array:
+    """Scaled dot-product attention, scale ``head_dim ** -0.5``. ``[B, L, H, hd]``."""
+    return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=implementation)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with a fused qkv projection and output projection."""
+
+    num_heads: int
+    dtype: Dtype = jnp.float32
+    init_std: float = 0.02
+    out_std: float | None = None
+    implementation: str | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array | None = None) -> Array:
+        """``x [B, L, D]``, ``mask`` bool broadcastable to ``[B, H, L, L]`` -> ``[B, L, D]``."""
+        dim = x.shape[-1]
+        head_dim = dim // self.num_heads
+        qkv = heads_dense((3, self.num_heads, head_dim), (None, 'heads', 'head_dim'),
+                           self.dtype, self.init_std, 'qkv')(x)
+        q, k, v = (constrain(qkv[:, :, i], 'batch', 'tokens', 'heads', 'head_dim')
+                   for i in range(3))
+        out = attend(q, k, v, mask, self.implementation)
+        out_std = self.init_std if self.out_std is None else self.out_std
+        return nn.DenseGeneral(dim, axis=(-2, -1), dtype=self.dtype, name='proj',
+                               kernel_init=logical(trunc_normal(out_std), 'heads', 'head_dim', 'embed'),
+                               bias_init=logical(nn.initializers.zeros, 'embed'))(out)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``."""
+
+    num_heads: int
+    mlp_dim: int
+    eps: float = 1e-6
+    dtype: Dtype = jnp.float32
+    init_std: float = 0.02
+    out_std: float | None = None
+    attention_impl: str | None = None
+    scan_carry: bool = False  # return (x, None), the signature nn.scan wants
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array | None = None) -> Any:
+        x = constrain(x, 'batch', 'tokens', 'embed')
+        y = layer_norm(self.eps, self.dtype, 'norm1')(x)
+        x = x + SelfAttention(self.num_heads, self.dtype, self.init_std, self.out_std,
+                              self.attention_impl, name='attn')(y, mask)
+        y = layer_norm(self.eps, self.dtype, 'norm2')(x)
+        x = x + Mlp(self.mlp_dim, self.dtype, self.init_std, self.out_std, name='mlp')(y)
+        return (x, None) if self.scan_carry else x
+
+
+class BlockStack(nn.Module):
+    """``depth`` Blocks, unrolled (params ``layer_{i}``) or scanned (params ``layers``
+    with a leading ``layers`` axis); either with optional rematerialisation.
+
+    Both layouts compute the same function; ``stack_layers`` /
+    ``unstack_layers`` convert parameters between them.
+    """
+
+    depth: int
+    num_heads: int
+    mlp_dim: int
+    eps: float = 1e-6
+    dtype: Dtype = jnp.float32
+    scan_layers: bool = False
+    remat_policy: str = 'none'
+    attention_impl: str | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array | None = None) -> Array:
+        if self.remat_policy not in REMAT_POLICIES:
+            raise ValueError(f'remat_policy {self.remat_policy!r} is not one of '
+                             f'{sorted(REMAT_POLICIES)}.')
+        kwargs = dict(num_heads=self.num_heads, mlp_dim=self.mlp_dim, eps=self.eps,
+                      dtype=self.dtype, attention_impl=self.attention_impl,
+                      scan_carry=self.scan_layers)
+        block_cls = Block
+        if self.remat_policy != 'none':
+            block_cls = nn.remat(block_cls, policy=REMAT_POLICIES[self.remat_policy],
+                                 prevent_cse=not self.scan_layers)
+        if self.scan_layers:
+            scanned = nn.scan(block_cls, variable_axes={'params': 0},
+                              split_rngs={'params': True}, in_axes=nn.broadcast,
+                              length=self.depth,
+                              metadata_params={nn.PARTITION_NAME: 'layers'})
+            x, _ = scanned(**kwargs, name='layers')(x, mask)
+            return x
+        for i in range(self.depth):
+            x = block_cls(**kwargs, name=f'layer_{i}')(x, mask)
+        return x
+
+
+def stack_layers(stack_params: dict[str, Any], depth: int) -> dict[str, Any]:
+    """``{'layer_0': p0, ...}`` -> ``{'layers': stacked}`` (leading axis = layer)."""
+    layers = [stack_params[f'layer_{i}'] for i in range(depth)]
+    return {'layers': jax.tree.map(lambda *xs: np.stack(xs), *layers)}
+
+
+def unstack_layers(stack_params: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of ``stack_layers``; a no-op on already unrolled params."""
+    if 'layers' not in stack_params:
+        return dict(stack_params)
+    depth = jax.tree.leaves(stack_params['layers'])[0].shape[0]
+    return {f'layer_{i}': jax.tree.map(lambda a, i=i: a[i], stack_params['layers'])
+            for i in range(depth)}

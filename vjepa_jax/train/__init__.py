@@ -1,0 +1,1 @@
+"""Pretraining: losses, schedules, optimiser, train step and loop."""

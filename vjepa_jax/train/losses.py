@@ -1,0 +1,44 @@
+"""JEPA latent regression loss and its targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def target_layer_norm(h: Array, eps: float = 1e-5) -> Array:
+    """LayerNorm without affine over the last axis (the official targets), in float32."""
+    h = h.astype(jnp.float32)
+    mean = jnp.mean(h, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(h - mean), axis=-1, keepdims=True)
+    return (h - mean) * jax.lax.rsqrt(var + eps)
+
+
+def latent_loss(pred: Array, target: Array, valid: Array | None = None,
+                loss_exp: float = 1.0) -> Array:
+    """``mean(|pred - target| ** p) / p`` over valid tokens.
+
+    Args:
+      pred, target: ``[B, K, D]``.
+      valid: optional bool ``[B, K]``; padded tokens do not count.
+      loss_exp: ``p`` (1 = L1, the official setting).
+    """
+    err = jnp.abs(pred.astype(jnp.float32) - target.astype(jnp.float32)) ** loss_exp
+    if valid is None:
+        return jnp.mean(err) / loss_exp
+    weight = jnp.asarray(valid, jnp.float32)[..., None]
+    count = jnp.maximum(jnp.sum(weight) * err.shape[-1], 1.0)
+    return jnp.sum(err * weight) / count / loss_exp
+
+
+def jepa_loss(preds: Sequence[Array], targets: Sequence[Array],
+              valids: Sequence[Array | None] | None = None,
+              loss_exp: float = 1.0) -> Array:
+    """Mean over mask sets of ``latent_loss`` (the official multi-mask loss)."""
+    valids = valids if valids is not None else [None] * len(preds)
+    losses = [latent_loss(p, t, v, loss_exp) for p, t, v in zip(preds, targets, valids)]
+    return sum(losses) / len(losses)
