@@ -1,0 +1,94 @@
+"""Command line: official ``.pth.tar`` <-> our checkpoint directories.
+
+  python -m vjepa_jax.convert import jepa-latest.pth.tar OUT_DIR [--num-heads N]
+      [--num-frames 16] [--img-size S] [--predictor-num-heads N] [--force]
+  python -m vjepa_jax.convert export OUT_DIR exported.pth.tar [--force]
+
+``import`` recognises pretraining checkpoints (``encoder`` / ``predictor`` /
+``target_encoder``) and attentive-probe checkpoints (``classifier``).
+``export`` writes the format the directory came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+from vjepa_jax import checkpointing
+from vjepa_jax.convert import official, torch_pickle
+from vjepa_jax.pretrained import import_official, load_pretrained
+
+
+def _count(tree) -> int:
+    return sum(int(x.size) for x in jax.tree.leaves(tree))
+
+
+def _import(args: argparse.Namespace) -> None:
+    start = time.time()
+    print(f'reading {args.src} ...', flush=True)
+    converted = import_official(args.src, num_heads=args.num_heads, num_frames=args.num_frames,
+                                img_size=args.img_size,
+                                predictor_num_heads=args.predictor_num_heads)
+    kind = 'classifier' if 'classifier' in converted.params else 'pretraining'
+    for name, tree in converted.params.items():
+        cfg = converted.config.get(name, converted.config.get('encoder'))
+        print(f'  {name}: {_count(tree):,} params  {cfg}')
+    out = checkpointing.save_model_checkpoint(
+        args.dst, kind, converted.config, converted.params,
+        converted.extras.get('unused'), converted.extras.get('metadata'), overwrite=args.force)
+    print(f'wrote {kind} checkpoint {out} in {time.time() - start:.1f}s')
+
+
+def _export(args: argparse.Namespace) -> None:
+    dst = Path(args.dst)
+    if dst.exists() and not args.force:
+        raise FileExistsError(f'{dst} already exists; pass --force to overwrite it.')
+    model = load_pretrained(args.src)
+    converted = model.to_converted()
+    if model.kind == 'classifier':
+        checkpoint = official.export_classifier(converted)
+    else:
+        checkpoint = official.export_pretraining(converted)
+    torch_pickle.save_torch_checkpoint(checkpoint, dst)
+    print(f'wrote official {model.kind} checkpoint {dst} '
+          f'(keys: {", ".join(checkpoint)})')
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m vjepa_jax.convert',
+                                     description=__doc__.split('\n\n')[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    imp = sub.add_parser('import', help='official .pth.tar -> our checkpoint directory')
+    imp.add_argument('src', help='official checkpoint (.pth.tar)')
+    imp.add_argument('dst', help='new checkpoint directory')
+    imp.add_argument('--num-heads', type=int, default=None,
+                     help='attention heads (default: the official value for the width)')
+    imp.add_argument('--predictor-num-heads', type=int, default=None,
+                     help='predictor heads (default: the encoder\'s, as the official code)')
+    imp.add_argument('--num-frames', type=int, default=16,
+                     help='frames the model was built for (default 16)')
+    imp.add_argument('--img-size', type=int, default=None,
+                     help='resolution the model was built for (default: from pos_embed)')
+    imp.add_argument('--force', action='store_true', help='overwrite DST')
+    imp.set_defaults(run=_import)
+    exp = sub.add_parser('export', help='our checkpoint directory -> official .pth.tar')
+    exp.add_argument('src', help='our checkpoint directory')
+    exp.add_argument('dst', help='output .pth.tar')
+    exp.add_argument('--force', action='store_true', help='overwrite DST')
+    exp.set_defaults(run=_export)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (official.ConversionError, torch_pickle.UnsafeCheckpointError,
+            torch_pickle.CheckpointFormatError, FileNotFoundError, FileExistsError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
