@@ -8,8 +8,9 @@ writes and ``vjepa_jax.load_pretrained`` reads) holds:
   ``params/``            orbax checkpoint of the params tree
                          (``encoder`` / ``target_encoder`` / ``predictor`` or
                          ``classifier``), float32, unrolled layer layout;
-  ``unused.npz``         optional: official tensors that our models do not
-                         read, kept so that export reproduces the original.
+  ``official_tensors.npz`` optional: official tensors that are not params of
+                         ours (fixed tables, unused weights), kept so that
+                         export reproduces the original file bit for bit.
 
 Directories are written to a temporary sibling and renamed into place, so a
 half-written checkpoint never shadows a good one.
@@ -30,7 +31,7 @@ import orbax.checkpoint as ocp
 
 CONFIG_FILE = 'model_config.json'
 PARAMS_DIR = 'params'
-UNUSED_FILE = 'unused.npz'
+OFFICIAL_TENSORS_FILE = 'official_tensors.npz'
 FORMAT_VERSION = 1
 
 
@@ -39,7 +40,8 @@ def is_model_checkpoint(path: str | os.PathLike) -> bool:
 
 
 def save_model_checkpoint(directory: str | os.PathLike, kind: str, config: dict[str, Any],
-                          params: dict[str, Any], unused: dict[str, np.ndarray] | None = None,
+                          params: dict[str, Any],
+                          official_tensors: dict[str, np.ndarray] | None = None,
                           metadata: dict[str, Any] | None = None,
                           overwrite: bool = False) -> Path:
     """Writes a model checkpoint directory; returns its absolute path.
@@ -49,7 +51,7 @@ def save_model_checkpoint(directory: str | os.PathLike, kind: str, config: dict[
       kind: ``"pretraining"`` or ``"classifier"``.
       config: JSON-able module configs.
       params: nested dict of arrays.
-      unused, metadata: see module docstring.
+      official_tensors, metadata: see module docstring.
     """
     directory = Path(directory).absolute()
     if directory.exists() and not overwrite:
@@ -64,8 +66,8 @@ def save_model_checkpoint(directory: str | os.PathLike, kind: str, config: dict[
         info = {'format_version': FORMAT_VERSION, 'kind': kind, 'config': config,
                 'metadata': metadata or {}}
         (tmp / CONFIG_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + '\n')
-        if unused:
-            np.savez(tmp / UNUSED_FILE, **unused)
+        if official_tensors:
+            np.savez(tmp / OFFICIAL_TENSORS_FILE, **official_tensors)
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
@@ -80,7 +82,7 @@ def load_model_checkpoint(directory: str | os.PathLike) -> dict[str, Any]:
 
     Returns:
       dict with ``kind``, ``config``, ``metadata``, ``params`` (NumPy arrays)
-      and ``unused``.
+      and ``official_tensors``.
     """
     directory = Path(directory).absolute()
     if not is_model_checkpoint(directory):
@@ -93,9 +95,10 @@ def load_model_checkpoint(directory: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f'{directory} was written by a newer vjepa_jax (format '
                          f'{info["format_version"]}); upgrade vjepa_jax to read it.')
     params = ocp.StandardCheckpointer().restore(directory / PARAMS_DIR)
-    unused = {}
-    if (directory / UNUSED_FILE).is_file():
-        with np.load(directory / UNUSED_FILE, allow_pickle=False) as z:
-            unused = {k: z[k] for k in z.files}
+    official_tensors = {}
+    if (directory / OFFICIAL_TENSORS_FILE).is_file():
+        with np.load(directory / OFFICIAL_TENSORS_FILE, allow_pickle=False) as z:
+            official_tensors = {k: z[k] for k in z.files}
     return {'kind': info['kind'], 'config': info['config'],
-            'metadata': info.get('metadata', {}), 'params': params, 'unused': unused}
+            'metadata': info.get('metadata', {}), 'params': params,
+            'official_tensors': official_tensors}

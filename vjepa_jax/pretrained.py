@@ -33,7 +33,7 @@ class Pretrained:
     encoder: VisionTransformer | None = None
     predictor: Predictor | None = None
     classifier: AttentiveClassifier | None = None
-    unused: dict[str, Any] = dataclasses.field(default_factory=dict)
+    official_tensors: dict[str, Any] = dataclasses.field(default_factory=dict)
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def encode(self, video: jax.Array, which: str = 'target_encoder') -> jax.Array:
@@ -49,8 +49,7 @@ class Pretrained:
         return self.encoder.apply({'params': self.params[which]}, jnp.asarray(video))
 
     def to_converted(self) -> official.Converted:
-        return official.Converted(self.config, self.params,
-                                  {'unused': self.unused, 'metadata': self.metadata})
+        return official.Converted(self.config, self.params, self.official_tensors, self.metadata)
 
 
 def normalize_video(video_uint8: jax.Array) -> jax.Array:
@@ -59,9 +58,9 @@ def normalize_video(video_uint8: jax.Array) -> jax.Array:
     return (x - jnp.asarray(IMAGENET_MEAN)) / jnp.asarray(IMAGENET_STD)
 
 
-def _build(kind: str, config: dict[str, Any], params: dict[str, Any], unused: dict[str, Any],
-           metadata: dict[str, Any]) -> Pretrained:
-    model = Pretrained(kind, config, params, unused=unused, metadata=metadata)
+def _build(kind: str, config: dict[str, Any], params: dict[str, Any],
+           official_tensors: dict[str, Any], metadata: dict[str, Any]) -> Pretrained:
+    model = Pretrained(kind, config, params, official_tensors=official_tensors, metadata=metadata)
     if 'encoder' in config:
         model.encoder = VisionTransformer(**config['encoder'])
     if 'predictor' in config:
@@ -103,11 +102,11 @@ def load_pretrained(path: str | os.PathLike, **kwargs: Any) -> Pretrained:
     path = Path(path)
     if path.is_dir():
         ckpt = checkpointing.load_model_checkpoint(path)
-        return _build(ckpt['kind'], ckpt['config'], ckpt['params'], ckpt['unused'],
+        return _build(ckpt['kind'], ckpt['config'], ckpt['params'], ckpt['official_tensors'],
                       ckpt['metadata'])
     if not path.exists():
         raise FileNotFoundError(f'No checkpoint at {path}.')
     converted = import_official(path, **kwargs)
     kind = 'classifier' if 'classifier' in converted.params else 'pretraining'
-    return _build(kind, converted.config, converted.params, converted.extras.get('unused', {}),
-                  converted.extras.get('metadata', {}))
+    return _build(kind, converted.config, converted.params, converted.official_tensors,
+                  converted.metadata)

@@ -39,7 +39,7 @@ def _import(args: argparse.Namespace) -> None:
         print(f'  {name}: {_count(tree):,} params  {cfg}')
     out = checkpointing.save_model_checkpoint(
         args.dst, kind, converted.config, converted.params,
-        converted.extras.get('unused'), converted.extras.get('metadata'), overwrite=args.force)
+        converted.official_tensors, converted.metadata, overwrite=args.force)
     print(f'wrote {kind} checkpoint {out} in {time.time() - start:.1f}s')
 
 

@@ -16,9 +16,12 @@ Layout changes (torch -> ours):
   row        ``[1, 1, d]`` -> row ``j`` of ``[n, d]`` (mask tokens)
   query      ``[1, Q, D]`` -> ``[Q, D]``
   table      fixed sin-cos table: not a parameter of ours; checked on import
-             (it tells ``uniform_power``) and recomputed on export
+             (it tells ``uniform_power``), kept verbatim, and recomputed on
+             export when no kept copy exists (float64 ``sin`` may differ by an
+             ulp between CPUs, so a kept copy makes round trips bit-exact)
   unused     held by the official module but never read by its forward
-             (the classifier's ``xattn.proj``): kept aside as an extra
+             (the classifier's ``xattn.proj``): kept verbatim, zeros on
+             export when no kept copy exists
 """
 
 from __future__ import annotations
@@ -257,8 +260,8 @@ def params_from_state_dict(state_dict: Mapping[str, Any], table: tuple, depth: i
       what: name used in error messages (``"encoder"``).
 
     Returns:
-      ``(params, tables, unused)``: our nested params (float32 NumPy), the fixed
-      tables by key, and the unused official tensors by key.
+      ``(params, kept)``: our nested params (float32 NumPy) and, by official
+      key, the tensors that are not params of ours (tables, unused weights).
 
     Raises:
       ConversionError listing every unmapped, missing and mis-shaped key.
@@ -268,18 +271,15 @@ def params_from_state_dict(state_dict: Mapping[str, Any], table: tuple, depth: i
     known = {e.official for e in entries}
     unmapped = sorted(set(state_dict) - known)
     missing, misshaped = [], []
-    flat, tables, unused = {}, {}, {}
+    flat, kept = {}, {}
     rows: dict[str, dict[int, np.ndarray]] = {}
     for e in entries:
         if e.official not in state_dict:
             missing.append(e.official)
             continue
         w = np.asarray(state_dict[e.official])
-        if e.kind == 'table':
-            tables[e.official] = w
-            continue
-        if e.kind == 'unused':
-            unused[e.official] = w
+        if e.kind in ('table', 'unused'):
+            kept[e.official] = w
             continue
         shape = tuple(flat_expected[e.path].shape)
         want = _official_shape(e.kind, shape)
@@ -306,25 +306,28 @@ def params_from_state_dict(state_dict: Mapping[str, Any], table: tuple, depth: i
                               + '\n  - '.join(problems))
     not_filled = sorted(set(flat_expected) - set(flat))
     assert not not_filled, f'table does not cover {not_filled}'
-    return _unflatten(flat), tables, unused
+    return _unflatten(flat), kept
 
 
 def state_dict_from_params(params: Mapping[str, Any], table: tuple, depth: int, num_rows: int,
-                           prefix: str, tables: Mapping[str, np.ndarray] | None = None,
-                           unused: Mapping[str, np.ndarray] | None = None) -> OrderedDict:
+                           prefix: str, kept: Mapping[str, np.ndarray] | None = None,
+                           tables: Mapping[str, np.ndarray] | None = None) -> OrderedDict:
     """Our params (scanned or unrolled) -> official state dict with ``prefix``, official order.
 
-    ``tables`` gives the fixed sin-cos tables; ``unused`` the tensors the
-    official forward never reads (zeros of the right shape when not given).
+    ``kept`` gives official tensors kept at import (tables, unused weights),
+    used verbatim when their shape fits; otherwise tables come from
+    ``tables`` and unused weights are zeros.
     """
     flat = _flatten(_unroll(jax.device_get(dict(params))))
     out = OrderedDict()
     for e in expand(table, depth, num_rows):
+        stored = (kept or {}).get(e.official)
         if e.kind == 'table':
             value = np.asarray(tables[e.official])
+            if stored is not None and np.shape(stored) == value.shape:
+                value = stored
         elif e.kind == 'unused':
-            value = (np.asarray(unused[e.official]) if unused and e.official in unused
-                     else _unused_zeros(e.official, flat))
+            value = stored if stored is not None else _unused_zeros(e.official, flat)
         elif e.kind == 'row':
             value = np.asarray(flat[e.path])[e.row].reshape(1, 1, -1)
         else:
@@ -459,8 +462,7 @@ def encoder_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any], what: s
     video = jax.ShapeDtypeStruct((1, t * model.tubelet_size, h * model.patch_size,
                                   w * model.patch_size, 3), np.float32)
     expected = _abstract_params(model, video)
-    params, tables, _ = params_from_state_dict(sd, ENCODER_KEYS, cfg['depth'], 0, expected, what)
-    return params, tables
+    return params_from_state_dict(sd, ENCODER_KEYS, cfg['depth'], 0, expected, what)
 
 
 def predictor_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any]):
@@ -468,34 +470,49 @@ def predictor_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any]):
     ctx = jax.ShapeDtypeStruct((1, 1, cfg['embed_dim']), np.float32)
     idx = jax.ShapeDtypeStruct((1, 1), np.int32)
     expected = _abstract_params(model, ctx, idx, idx, 0)
-    params, tables, _ = params_from_state_dict(sd, PREDICTOR_KEYS, cfg['depth'],
-                                               cfg['num_mask_tokens'], expected, 'predictor')
-    return params, tables
+    return params_from_state_dict(sd, PREDICTOR_KEYS, cfg['depth'], cfg['num_mask_tokens'],
+                                  expected, 'predictor')
 
 
 def classifier_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any], width: int):
     model = AttentiveClassifier(**cfg)
     tokens = jax.ShapeDtypeStruct((1, 1, width), np.float32)
     expected = _abstract_params(model, tokens)
-    params, _, unused = params_from_state_dict(sd, CLASSIFIER_KEYS, cfg['depth'] - 1, 0,
-                                               expected, 'classifier')
-    return params, unused
+    return params_from_state_dict(sd, CLASSIFIER_KEYS, cfg['depth'] - 1, 0, expected,
+                                  'classifier')
 
 
 @dataclasses.dataclass
 class Converted:
-    """A converted checkpoint: model configs (JSON-able), params, and extras.
+    """A converted checkpoint: model configs (JSON-able), params, kept tensors, metadata.
 
     ``config`` has ``encoder`` / ``predictor`` (pretraining) or ``classifier``
     (+ ``embed_dim``) entries with the keyword arguments of our modules.
     ``params`` has ``encoder``, ``target_encoder``, ``predictor`` or
-    ``classifier`` trees. ``extras`` keeps official tensors our models do not
-    use (so that export reproduces the original file) and scalar metadata.
+    ``classifier`` trees. ``official_tensors`` keeps, as ``"module/key"``,
+    official tensors that are not params of ours (fixed tables, unused
+    weights) so that export reproduces the original file bit for bit;
+    ``metadata`` keeps scalar entries (``epoch``, ``lr``, ...).
     """
 
     config: dict[str, Any]
     params: dict[str, Any]
-    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    official_tensors: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def kept(self, module: str) -> dict[str, np.ndarray]:
+        prefix = module + '/'
+        return {k[len(prefix):]: v for k, v in self.official_tensors.items()
+                if k.startswith(prefix)}
+
+
+def _metadata(checkpoint: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: checkpoint[k] for k in keys
+            if isinstance(checkpoint.get(k), (int, float)) and not isinstance(checkpoint[k], bool)}
+
+
+PRETRAINING_METADATA = ('epoch', 'loss', 'batch_size', 'world_size', 'lr')
+CLASSIFIER_METADATA = ('epoch', 'batch_size', 'world_size', 'lr')
 
 
 def import_pretraining(checkpoint: Mapping[str, Any], num_heads: int | None = None,
@@ -504,12 +521,14 @@ def import_pretraining(checkpoint: Mapping[str, Any], num_heads: int | None = No
     """Converts an official pretraining checkpoint dict (``torch.load`` of ``jepa-*.pth.tar``).
 
     Uses ``encoder``, ``target_encoder`` and ``predictor`` (each optional, at
-    least one encoder). Widths, depths, patch/tubelet sizes, predictor width
-    and mask-token count come from the tensors; ``num_heads`` (when the width
-    is not an official size), ``img_size`` and ``num_frames`` from arguments
-    (``img_size`` is derived from the table when not given).
+    least one encoder). Widths, depths, patch/tubelet sizes, MLP sizes,
+    predictor width, mask-token count and ``uniform_power`` come from the
+    tensors; ``num_heads`` (when the width is not an official size),
+    ``num_frames`` (default 16, the official value) and ``img_size`` (default:
+    from the table's token count) from arguments.
     """
-    present = [k for k in ('encoder', 'target_encoder', 'predictor') if checkpoint.get(k) is not None]
+    present = [k for k in ('encoder', 'target_encoder', 'predictor')
+               if checkpoint.get(k) is not None]
     if not {'encoder', 'target_encoder'} & set(present):
         raise ConversionError('Not an official V-JEPA pretraining checkpoint: no "encoder" or '
                               f'"target_encoder" entry (top-level keys: {sorted(checkpoint)}). '
@@ -517,27 +536,25 @@ def import_pretraining(checkpoint: Mapping[str, Any], num_heads: int | None = No
     sds = {k: strip_prefix(checkpoint[k], ('module.', 'backbone.')) for k in present}
     first = 'target_encoder' if 'target_encoder' in sds else 'encoder'
     enc_cfg = encoder_config(sds[first], num_heads, img_size, num_frames)
-    config: dict[str, Any] = {'encoder': enc_cfg}
-    params: dict[str, Any] = {}
+    result = Converted({'encoder': enc_cfg}, {},
+                       metadata=_metadata(checkpoint, PRETRAINING_METADATA))
     errors = []
-    for name in ('encoder', 'target_encoder'):
-        if name in sds:
-            try:
-                params[name], _ = encoder_params(sds[name], enc_cfg, name)
-            except ConversionError as e:
-                errors.append(str(e))
-    if 'predictor' in sds:
+    for name in present:
         try:
-            config['predictor'] = predictor_config(sds['predictor'], enc_cfg, predictor_num_heads)
-            params['predictor'], _ = predictor_params(sds['predictor'], config['predictor'])
+            if name == 'predictor':
+                result.config['predictor'] = predictor_config(sds[name], enc_cfg,
+                                                              predictor_num_heads)
+                params, kept = predictor_params(sds[name], result.config['predictor'])
+            else:
+                params, kept = encoder_params(sds[name], enc_cfg, name)
         except ConversionError as e:
             errors.append(str(e))
+            continue
+        result.params[name] = params
+        result.official_tensors.update({f'{name}/{k}': v for k, v in kept.items()})
     if errors:
         raise ConversionError('\n'.join(errors))
-    meta = {k: v for k, v in checkpoint.items()
-            if k in ('epoch', 'loss', 'batch_size', 'world_size', 'lr')
-            and isinstance(v, (int, float))}
-    return Converted(config, params, {'metadata': meta})
+    return result
 
 
 def import_classifier(checkpoint: Mapping[str, Any], num_heads: int | None = None) -> Converted:
@@ -549,41 +566,43 @@ def import_classifier(checkpoint: Mapping[str, Any], num_heads: int | None = Non
     sd = strip_prefix(checkpoint['classifier'], ('module.',))
     cfg = classifier_config(sd, num_heads)
     width = int(sd['pooler.query_tokens'].shape[-1])
-    params, unused = classifier_params(sd, cfg, width)
-    meta = {k: v for k, v in checkpoint.items()
-            if k in ('epoch', 'batch_size', 'world_size', 'lr') and isinstance(v, (int, float))}
+    params, kept = classifier_params(sd, cfg, width)
     return Converted({'classifier': cfg, 'embed_dim': width}, {'classifier': params},
-                     {'unused': unused, 'metadata': meta})
+                     {f'classifier/{k}': v for k, v in kept.items()},
+                     _metadata(checkpoint, CLASSIFIER_METADATA))
 
 
 def export_pretraining(converted: Converted) -> dict[str, Any]:
     """Our encoder / target-encoder / predictor params -> official checkpoint dict.
 
-    The result holds ``encoder``, ``predictor`` and ``target_encoder`` state
-    dicts (``module.backbone.`` keys, official order, float32) plus
-    ``epoch``/``loss``/``batch_size``/``world_size``/``lr`` where known. It
-    has no ``opt`` entry: it loads with the official evaluation loader and
-    with ``load_state_dict(strict=True)``.
+    Entries in the official order: ``encoder``, ``predictor``,
+    ``target_encoder`` state dicts (``module.backbone.`` keys, official key
+    order, float32), then ``epoch``/``loss``/``batch_size``/``world_size``/``lr``
+    where known. There is no ``opt`` entry: the file loads with the official
+    evaluation loader and with ``load_state_dict(strict=True)``, not as a
+    training resume point.
     """
     enc_cfg = converted.config['encoder']
-    enc_model = VisionTransformer(**enc_cfg)
-    tables = {'pos_embed': pos_embed.video_table(enc_cfg['embed_dim'], enc_model.grid,
-                                                 enc_cfg['uniform_power'])[None]}
+    enc = VisionTransformer(**enc_cfg)
+    enc_table = pos_embed.video_table(enc.embed_dim, enc.grid, enc.uniform_power)[None]
     out: dict[str, Any] = {}
     for name in ('encoder', 'predictor', 'target_encoder'):
         if name not in converted.params:
             continue
+        kept = converted.kept(name)
         if name == 'predictor':
             cfg = converted.config['predictor']
-            table = pos_embed.video_table(cfg['predictor_embed_dim'], Predictor(**cfg).grid,
-                                          cfg['uniform_power'])[None]
+            pred = Predictor(**cfg)
+            table = pos_embed.video_table(pred.predictor_embed_dim, pred.grid,
+                                          pred.uniform_power)[None]
             out[name] = state_dict_from_params(
                 converted.params[name], PREDICTOR_KEYS, cfg['depth'], cfg['num_mask_tokens'],
-                BACKBONE_PREFIX, {'predictor_pos_embed': table})
+                BACKBONE_PREFIX, kept, {'predictor_pos_embed': table})
         else:
             out[name] = state_dict_from_params(converted.params[name], ENCODER_KEYS,
-                                               enc_cfg['depth'], 0, BACKBONE_PREFIX, tables)
-    out.update(converted.extras.get('metadata', {}))
+                                               enc_cfg['depth'], 0, BACKBONE_PREFIX, kept,
+                                               {'pos_embed': enc_table})
+    out.update({k: converted.metadata[k] for k in PRETRAINING_METADATA if k in converted.metadata})
     return out
 
 
@@ -591,5 +610,6 @@ def export_classifier(converted: Converted) -> dict[str, Any]:
     """Our classifier params -> official probe checkpoint dict (``classifier`` with ``module.`` keys)."""
     cfg = converted.config['classifier']
     sd = state_dict_from_params(converted.params['classifier'], CLASSIFIER_KEYS, cfg['depth'] - 1,
-                                0, CLASSIFIER_PREFIX, unused=converted.extras.get('unused'))
-    return {'classifier': sd, **converted.extras.get('metadata', {})}
+                                0, CLASSIFIER_PREFIX, converted.kept('classifier'))
+    return {'classifier': sd,
+            **{k: converted.metadata[k] for k in CLASSIFIER_METADATA if k in converted.metadata}}
