@@ -63,8 +63,8 @@ def main() -> None:
     tflops = flops / step / 1e12
     rows = [('device', f'{jax.devices()[0].device_kind} x{jax.device_count()}'),
             ('jax', jax.__version__),
-            ('model', f'{args.variant} {args.frames}x{args.size} batch {args.batch} {args.dtype}'
-                      f' scan={args.scan} remat={args.remat}'),
+            ('model', (f'{args.variant} {args.frames}x{args.size} batch {args.batch} {args.dtype}'
+                      f' scan={args.scan} remat={args.remat}')),
             ('compile+first (s)', f'{compile_s:.2f}'),
             ('median step (ms)', f'{step * 1e3:.1f}'),
             ('clips/s', f'{args.batch / step:.2f}'),

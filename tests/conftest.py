@@ -6,10 +6,10 @@ import os
 
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import jax  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import pytest
 
 jax.config.update('jax_num_cpu_devices', 8)
 

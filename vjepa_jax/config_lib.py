@@ -71,7 +71,7 @@ def decode_variant(name: str) -> Variant:
     base, _, patch = name.strip().partition('/')
     if patch and not patch.isdigit():
         raise ValueError(f'Variant {name!r}: patch size after "/" must be an integer.')
-    key = base[4:] if base.startswith('vit_') else base
+    key = base.removeprefix('vit_')
     custom = _CUSTOM.match(key)
     if custom:
         width, depth, heads = (int(custom.group(i)) for i in (1, 2, 3))
@@ -110,9 +110,7 @@ def parse_arg(arg: str | None, lazy: bool = False, **spec: Any) -> ml_collection
             continue
         default = spec[key]
         if isinstance(default, bool):
-            if not eq:
-                result[key] = True
-            elif value.lower() in ('1', 'true', 'yes'):
+            if not eq or value.lower() in ('1', 'true', 'yes'):
                 result[key] = True
             elif value.lower() in ('0', 'false', 'no'):
                 result[key] = False

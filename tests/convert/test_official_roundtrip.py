@@ -17,8 +17,11 @@ from official_fixture import load
 from vjepa_jax import load_pretrained
 from vjepa_jax.convert import official
 from vjepa_jax.convert.__main__ import main as convert_main
-from vjepa_jax.convert.torch_pickle import (UnsafeCheckpointError, load_torch_checkpoint,
-                                            save_torch_checkpoint)
+from vjepa_jax.convert.torch_pickle import (
+    UnsafeCheckpointError,
+    load_torch_checkpoint,
+    save_torch_checkpoint,
+)
 from vjepa_jax.models import VisionTransformer
 from vjepa_jax.models.layers import stack_layers
 
@@ -57,8 +60,8 @@ def _random_params(module, *args):
 
 
 def test_roundtrip_of_our_params_is_exact_for_both_layouts():
-    cfg = dict(img_size=32, num_frames=4, patch_size=16, tubelet_size=2, embed_dim=24, depth=3,
-               num_heads=3, mlp_dim=40, uniform_power=False)
+    cfg = {'img_size': 32, 'num_frames': 4, 'patch_size': 16, 'tubelet_size': 2, 'embed_dim': 24, 'depth': 3,
+               'num_heads': 3, 'mlp_dim': 40, 'uniform_power': False}
     enc = VisionTransformer(**cfg)
     params = _random_params(enc, np.zeros((1, 4, 32, 32, 3), np.float32))
     conv = official.Converted({'encoder': cfg}, {'encoder': params})
@@ -113,8 +116,8 @@ def _abstract_export(params_shapes, table, depth, rows, prefix, tables=None):
 def test_vit_large_export_key_set_matches_official_listing():
     """Our export of ViT-L/16 + predictor 384x12 has exactly the official keys and shapes."""
     listing = _official_listing()
-    enc_cfg = dict(img_size=224, num_frames=16, patch_size=16, tubelet_size=2, embed_dim=1024,
-                   depth=24, num_heads=16, mlp_dim=4096)
+    enc_cfg = {'img_size': 224, 'num_frames': 16, 'patch_size': 16, 'tubelet_size': 2, 'embed_dim': 1024,
+                   'depth': 24, 'num_heads': 16, 'mlp_dim': 4096}
     video = jax.ShapeDtypeStruct((1, 16, 224, 224, 3), np.float32)
     enc_shapes = official._abstract_params(VisionTransformer(**enc_cfg), video)
     tables = {'pos_embed': np.broadcast_to(np.float32(0), (1, 1568, 1024))}
@@ -122,8 +125,8 @@ def test_vit_large_export_key_set_matches_official_listing():
                             official.BACKBONE_PREFIX, tables)
     assert ours == listing['encoder']
     from vjepa_jax.models import Predictor
-    pred_cfg = dict(embed_dim=1024, predictor_embed_dim=384, depth=12, num_heads=16,
-                    mlp_dim=1536, num_mask_tokens=2)
+    pred_cfg = {'embed_dim': 1024, 'predictor_embed_dim': 384, 'depth': 12, 'num_heads': 16,
+                    'mlp_dim': 1536, 'num_mask_tokens': 2}
     ctx = jax.ShapeDtypeStruct((1, 1, 1024), np.float32)
     idx = jax.ShapeDtypeStruct((1, 1), np.int32)
     pred_shapes = official._abstract_params(Predictor(**pred_cfg), ctx, idx, idx, 0)
@@ -134,8 +137,8 @@ def test_vit_large_export_key_set_matches_official_listing():
 
 
 def test_every_problem_is_listed_at_once():
-    cfg = dict(img_size=32, num_frames=4, patch_size=16, tubelet_size=2, embed_dim=24, depth=2,
-               num_heads=3, mlp_dim=40)
+    cfg = {'img_size': 32, 'num_frames': 4, 'patch_size': 16, 'tubelet_size': 2, 'embed_dim': 24, 'depth': 2,
+               'num_heads': 3, 'mlp_dim': 40}
     params = _random_params(VisionTransformer(**cfg), np.zeros((1, 4, 32, 32, 3), np.float32))
     sd = official.export_pretraining(official.Converted({'encoder': cfg},
                                                         {'encoder': params}))['encoder']

@@ -10,8 +10,7 @@ from official_fixture import load
 
 from vjepa_jax.config_lib import decode_variant, parse_arg
 from vjepa_jax.convert.official import _abstract_params
-from vjepa_jax.models import Predictor, VisionTransformer
-from vjepa_jax.models import pos_embed
+from vjepa_jax.models import Predictor, VisionTransformer, pos_embed
 
 VIDEO = jax.ShapeDtypeStruct((1, 16, 224, 224, 3), np.float32)
 
@@ -64,13 +63,13 @@ def test_param_counts_equal_official(variant):
 
 
 def test_variant_table():
-    assert decode_variant('L/16').as_kwargs() == dict(embed_dim=1024, depth=24, num_heads=16,
-                                                      mlp_dim=4096, patch_size=16)
+    assert decode_variant('L/16').as_kwargs() == {'embed_dim': 1024, 'depth': 24, 'num_heads': 16,
+                                                      'mlp_dim': 4096, 'patch_size': 16}
     assert decode_variant('vit_huge') == decode_variant('H') == decode_variant('huge/16')
     assert decode_variant('g').mlp_dim == 6144 and decode_variant('G').embed_dim == 1664
     assert decode_variant('G').patch_size == 14
-    assert decode_variant('w104d3h4/8').as_kwargs() == dict(embed_dim=104, depth=3, num_heads=4,
-                                                            mlp_dim=416, patch_size=8)
+    assert decode_variant('w104d3h4/8').as_kwargs() == {'embed_dim': 104, 'depth': 3, 'num_heads': 4,
+                                                            'mlp_dim': 416, 'patch_size': 8}
     assert decode_variant('w44d3h4m192').mlp_dim == 192
     for bad in ('XL/16', 'w10d2h3', 'L/x'):
         with pytest.raises(ValueError):

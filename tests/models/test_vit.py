@@ -12,11 +12,11 @@ from vjepa_jax.models import Predictor, VisionTransformer
 from vjepa_jax.models.layers import stack_layers, unstack_layers
 
 # Prime-ish tiny sizes so that axes cannot be confused.
-ENC = dict(img_size=48, num_frames=4, patch_size=16, tubelet_size=2, embed_dim=40, depth=3,
-           num_heads=5, mlp_dim=72)
-PRED = dict(img_size=48, num_frames=4, patch_size=16, tubelet_size=2, embed_dim=40,
-            predictor_embed_dim=24, depth=2, num_heads=3, mlp_dim=56, num_mask_tokens=2,
-            zero_init_mask_tokens=False)
+ENC = {'img_size': 48, 'num_frames': 4, 'patch_size': 16, 'tubelet_size': 2, 'embed_dim': 40, 'depth': 3,
+           'num_heads': 5, 'mlp_dim': 72}
+PRED = {'img_size': 48, 'num_frames': 4, 'patch_size': 16, 'tubelet_size': 2, 'embed_dim': 40,
+            'predictor_embed_dim': 24, 'depth': 2, 'num_heads': 3, 'mlp_dim': 56, 'num_mask_tokens': 2,
+            'zero_init_mask_tokens': False}
 N = 2 * 3 * 3
 
 

@@ -217,8 +217,7 @@ def strip_prefix(state_dict: Mapping[str, Any], prefixes: tuple[str, ...]) -> di
     out = {}
     for key, value in state_dict.items():
         for p in prefixes:
-            if key.startswith(p):
-                key = key[len(p):]
+            key = key.removeprefix(p)
         out[key] = np.asarray(value)
     return out
 
@@ -401,11 +400,11 @@ def encoder_config(sd: Mapping[str, np.ndarray], num_heads: int | None = None,
     width, _, tubelet, patch, _ = sd['patch_embed.proj.weight'].shape
     num_frames, img_size = _grid_from_table(sd['pos_embed'].shape[-2], tubelet, patch,
                                             num_frames, img_size)
-    cfg = dict(img_size=img_size, num_frames=num_frames, patch_size=int(patch),
-               tubelet_size=int(tubelet), embed_dim=int(width),
-               depth=_count(sd, r'blocks\.(\d+)\.'),
-               num_heads=_heads_for(int(width), num_heads, 'encoder'),
-               mlp_dim=int(sd['blocks.0.mlp.fc1.weight'].shape[0]))
+    cfg = {'img_size': img_size, 'num_frames': num_frames, 'patch_size': int(patch),
+               'tubelet_size': int(tubelet), 'embed_dim': int(width),
+               'depth': _count(sd, r'blocks\.(\d+)\.'),
+               'num_heads': _heads_for(int(width), num_heads, 'encoder'),
+               'mlp_dim': int(sd['blocks.0.mlp.fc1.weight'].shape[0])}
     grid = VisionTransformer(**cfg).grid
     cfg['uniform_power'] = _uniform_power_from_table(sd['pos_embed'], cfg['embed_dim'], grid,
                                                      'encoder')
@@ -420,14 +419,14 @@ def predictor_config(sd: Mapping[str, np.ndarray], encoder: Mapping[str, Any],
             raise ConversionError(f'predictor state dict has no {key!r}: not an official '
                                   'V-JEPA predictor with mask tokens.')
     pdim = int(sd['predictor_embed.weight'].shape[0])
-    cfg = dict(img_size=encoder['img_size'], num_frames=encoder['num_frames'],
-               patch_size=encoder['patch_size'], tubelet_size=encoder['tubelet_size'],
-               embed_dim=encoder['embed_dim'], predictor_embed_dim=pdim,
-               depth=_count(sd, r'predictor_blocks\.(\d+)\.'),
-               num_heads=num_heads or encoder['num_heads'],
-               mlp_dim=int(sd['predictor_blocks.0.mlp.fc1.weight'].shape[0])
+    cfg = {'img_size': encoder['img_size'], 'num_frames': encoder['num_frames'],
+               'patch_size': encoder['patch_size'], 'tubelet_size': encoder['tubelet_size'],
+               'embed_dim': encoder['embed_dim'], 'predictor_embed_dim': pdim,
+               'depth': _count(sd, r'predictor_blocks\.(\d+)\.'),
+               'num_heads': num_heads or encoder['num_heads'],
+               'mlp_dim': int(sd['predictor_blocks.0.mlp.fc1.weight'].shape[0])
                if 'predictor_blocks.0.mlp.fc1.weight' in sd else 4 * pdim,
-               num_mask_tokens=_count(sd, r'mask_tokens\.(\d+)$'))
+               'num_mask_tokens': _count(sd, r'mask_tokens\.(\d+)$')}
     if pdim % cfg['num_heads']:
         raise ConversionError(f'predictor width {pdim} is not divisible by '
                               f'{cfg["num_heads"]} heads; pass --predictor-num-heads.')
@@ -447,10 +446,10 @@ def classifier_config(sd: Mapping[str, np.ndarray], num_heads: int | None = None
     if sd['pooler.query_tokens'].shape[1] != 1:
         raise ConversionError('the classifier has more than one query token; the official '
                               'AttentiveClassifier uses exactly one.')
-    return dict(num_classes=int(sd['linear.weight'].shape[0]),
-                num_heads=_heads_for(width, num_heads, 'classifier'),
-                mlp_dim=int(sd[_XBLOCK + 'mlp.fc1.weight'].shape[0]),
-                depth=1 + _count(sd, r'pooler\.blocks\.(\d+)\.'))
+    return {'num_classes': int(sd['linear.weight'].shape[0]),
+                'num_heads': _heads_for(width, num_heads, 'classifier'),
+                'mlp_dim': int(sd[_XBLOCK + 'mlp.fc1.weight'].shape[0]),
+                'depth': 1 + _count(sd, r'pooler\.blocks\.(\d+)\.')}
 
 
 # --------------------------------------------------------------------------- public API

@@ -8,7 +8,8 @@ Attention goes through ``jax.nn.dot_product_attention`` with layout
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -174,9 +175,9 @@ class BlockStack(nn.Module):
         if self.remat_policy not in REMAT_POLICIES:
             raise ValueError(f'remat_policy {self.remat_policy!r} is not one of '
                              f'{sorted(REMAT_POLICIES)}.')
-        kwargs = dict(num_heads=self.num_heads, mlp_dim=self.mlp_dim, eps=self.eps,
-                      dtype=self.dtype, attention_impl=self.attention_impl,
-                      scan_carry=self.scan_layers)
+        kwargs = {'num_heads': self.num_heads, 'mlp_dim': self.mlp_dim, 'eps': self.eps,
+                      'dtype': self.dtype, 'attention_impl': self.attention_impl,
+                      'scan_carry': self.scan_layers}
         block_cls = Block
         if self.remat_policy != 'none':
             block_cls = nn.remat(block_cls, policy=REMAT_POLICIES[self.remat_policy],
