@@ -92,11 +92,37 @@ class Mlp(nn.Module):
                         bias_init=logical(nn.initializers.zeros, 'embed'))(h)
 
 
+class DenseGeneral(nn.Module):
+    """``x [..., *in] -> [..., *features]`` with kernel ``[*in, *features]`` and bias ``[*features]``.
+
+    Unlike ``flax.linen.DenseGeneral`` the kernel is created in its real shape
+    (not flattened and reshaped), so its logical names also hold while Flax
+    checks param shapes under an active mesh.
+    """
+
+    features: tuple[int, ...]
+    kernel_names: tuple[str | None, ...]
+    bias_names: tuple[str | None, ...]
+    in_axes: int = 1
+    dtype: Dtype = jnp.float32
+    init_std: float = 0.02
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        shape = (*x.shape[x.ndim - self.in_axes:], *self.features)
+        kernel = self.param('kernel', logical(trunc_normal(self.init_std), *self.kernel_names),
+                            shape, jnp.float32)
+        bias = self.param('bias', logical(nn.initializers.zeros, *self.bias_names),
+                          tuple(self.features), jnp.float32)
+        y = jnp.tensordot(x.astype(self.dtype), jnp.asarray(kernel, self.dtype), self.in_axes)
+        return y + jnp.asarray(bias, self.dtype)
+
+
 def heads_dense(features: tuple[int, ...], names: tuple[str | None, ...], dtype: Dtype,
-                 init_std: float, name: str) -> nn.DenseGeneral:
-    return nn.DenseGeneral(features, axis=-1, dtype=dtype, name=name,
-                           kernel_init=logical(trunc_normal(init_std), 'embed', *names),
-                           bias_init=logical(nn.initializers.zeros, *names))
+                init_std: float, name: str) -> DenseGeneral:
+    """Projection ``[..., D] -> [..., *features]`` whose last axes are (heads, head_dim)."""
+    return DenseGeneral(tuple(features), ('embed', *names), tuple(names), 1, dtype, init_std,
+                        name=name)
 
 
 def attend(q: Array, k: Array, v: Array, mask: Array | None,
@@ -125,9 +151,8 @@ class SelfAttention(nn.Module):
                    for i in range(3))
         out = attend(q, k, v, mask, self.implementation)
         out_std = self.init_std if self.out_std is None else self.out_std
-        return nn.DenseGeneral(dim, axis=(-2, -1), dtype=self.dtype, name='proj',
-                               kernel_init=logical(trunc_normal(out_std), 'heads', 'head_dim', 'embed'),
-                               bias_init=logical(nn.initializers.zeros, 'embed'))(out)
+        return DenseGeneral((dim,), ('heads', 'head_dim', 'embed'), ('embed',), 2, self.dtype,
+                            out_std, name='proj')(out)
 
 
 class Block(nn.Module):
