@@ -59,6 +59,9 @@ def save_model_checkpoint(directory: str | os.PathLike, kind: str, config: dict[
                               'overwrite=True (CLI: --force).')
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{directory.name}.tmp-', dir=directory.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the checkpoint should look like a mkdir
     try:
         ckptr = ocp.StandardCheckpointer()
         ckptr.save(tmp / PARAMS_DIR, jax.device_get(params))
