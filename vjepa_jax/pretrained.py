@@ -14,9 +14,6 @@ from vjepa_jax import checkpointing
 from vjepa_jax.convert import official, torch_pickle
 from vjepa_jax.models import AttentiveClassifier, Predictor, VisionTransformer
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 @dataclasses.dataclass
 class Pretrained:
@@ -50,12 +47,6 @@ class Pretrained:
 
     def to_converted(self) -> official.Converted:
         return official.Converted(self.config, self.params, self.official_tensors, self.metadata)
-
-
-def normalize_video(video_uint8: jax.Array) -> jax.Array:
-    """uint8 ``[..., 3]`` RGB -> float32 normalised with the ImageNet mean / std."""
-    x = jnp.asarray(video_uint8, jnp.float32) / 255.0
-    return (x - jnp.asarray(IMAGENET_MEAN)) / jnp.asarray(IMAGENET_STD)
 
 
 def _build(kind: str, config: dict[str, Any], params: dict[str, Any],

@@ -42,3 +42,23 @@ def jepa_loss(preds: Sequence[Array], targets: Sequence[Array],
     valids = valids if valids is not None else [None] * len(preds)
     losses = [latent_loss(p, t, v, loss_exp) for p, t, v in zip(preds, targets, valids)]
     return sum(losses) / len(losses)
+
+
+def variance_regularizer(preds: Sequence[Array],
+                         valids: Sequence[Array | None] | None = None) -> Array:
+    """Official ``reg_fn``: ``mean(relu(1 - std))`` of predictions across tokens.
+
+    ``std = sqrt(var + 1e-4)`` with the unbiased variance over the (valid)
+    tokens of each sample and channel ``[B, D]``, averaged over mask sets first.
+    """
+    valids = valids if valids is not None else [None] * len(preds)
+    stds = []
+    for p, v in zip(preds, valids):
+        p = p.astype(jnp.float32)
+        w = (jnp.ones(p.shape[:2], jnp.float32) if v is None
+             else jnp.asarray(v, jnp.float32))[..., None]
+        n = jnp.sum(w, axis=1)
+        mean = jnp.sum(p * w, axis=1) / jnp.maximum(n, 1.0)
+        var = jnp.sum(w * jnp.square(p - mean[:, None]), axis=1) / jnp.maximum(n - 1.0, 1.0)
+        stds.append(jnp.sqrt(var + 1e-4))
+    return jnp.mean(jax.nn.relu(1.0 - sum(stds) / len(stds)))

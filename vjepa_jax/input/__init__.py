@@ -1,0 +1,1 @@
+"""Input: video decoding and augmentation on the host, normalisation on device."""

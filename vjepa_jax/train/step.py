@@ -1,0 +1,172 @@
+"""The pretraining update: ``train_step(state, batch, setup) -> (state, metrics)``.
+
+One step (DESIGN §4): normalise the uint8 clip on device; the target encoder
+sees every token once, its output is layer-normed (no affine) and gathered at
+each mask set's targets; the context encoder runs once per mask set on that
+set's context tokens; the predictor fills in the targets with the set's mask
+token; loss = mean over sets of the Lp latent loss over valid targets (+ the
+optional variance regulariser); gradients are clipped per model (official:
+only after warmup), AdamW applies the scheduled lr / wd, then the target
+encoder moves towards the new encoder with the scheduled momentum.
+
+``batch`` is ``{'video': [B, T, H, W, 3] uint8 (or normalised float),
+'masks': ({'context_idx', 'context_valid', 'target_idx', 'target_valid'}, ...)}``
+with one dict per mask set (int32 / bool ``[B, K]``, fixed ``K`` per set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vjepa_jax import sharding
+from vjepa_jax.input.normalize import normalize_video
+from vjepa_jax.masks.gather import gather_tokens
+from vjepa_jax.models import Predictor, VisionTransformer
+from vjepa_jax.train import losses, optimizer
+from vjepa_jax.train.schedules import Schedules
+from vjepa_jax.train.state import TrainState
+
+Array = jax.Array
+PyTree = Any
+Batch = Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSetup:
+    """Static description of the update (modules, schedules, loss and Adam settings)."""
+
+    encoder: VisionTransformer
+    predictor: Predictor
+    schedules: Schedules
+    loss_exp: float = 1.0
+    reg_coeff: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    @property
+    def adam(self):
+        return optimizer.make_adam(self.betas[0], self.betas[1], self.eps)
+
+
+def target_features(setup: StepSetup, target_params: PyTree, video: Array,
+                    masks: Sequence[Mapping[str, Array]]) -> list[Array]:
+    """Layer-normed target-encoder features at each set's targets: ``[B, Kt_m, D]`` float32."""
+    h = setup.encoder.apply({'params': target_params}, video)
+    h = jax.lax.stop_gradient(losses.target_layer_norm(h))
+    return [gather_tokens(h, m['target_idx']) for m in masks]
+
+
+def predictions(setup: StepSetup, params: Mapping[str, PyTree], video: Array,
+                masks: Sequence[Mapping[str, Array]]) -> list[Array]:
+    """Context encoder + predictor per mask set: ``[B, Kt_m, D]``."""
+    out = []
+    for i, m in enumerate(masks):
+        z = setup.encoder.apply({'params': params['encoder']}, video, m['context_idx'],
+                                m.get('context_valid'))
+        out.append(setup.predictor.apply({'params': params['predictor']}, z, m['context_idx'],
+                                         m['target_idx'], i, m.get('context_valid'),
+                                         m.get('target_valid')))
+    return out
+
+
+def loss_terms(setup: StepSetup, preds: Sequence[Array], targets: Sequence[Array],
+               masks: Sequence[Mapping[str, Array]]) -> dict[str, Array]:
+    """``loss``, ``loss_jepa``, ``loss_reg`` and ``loss/set{i}`` (float32 scalars)."""
+    valids = [m.get('target_valid') for m in masks]
+    per_set = [losses.latent_loss(p, t, v, setup.loss_exp)
+               for p, t, v in zip(preds, targets, valids)]
+    jepa = sum(per_set) / len(per_set)
+    reg = losses.variance_regularizer(preds, valids)
+    terms = {'loss': jepa + setup.reg_coeff * reg if setup.reg_coeff else jepa,
+             'loss_jepa': jepa, 'loss_reg': reg}
+    terms.update({f'loss/set{i}': x for i, x in enumerate(per_set)})
+    return terms
+
+
+def compute_loss(setup: StepSetup, params: Mapping[str, PyTree], target_params: PyTree,
+                 batch: Batch) -> dict[str, Array]:
+    """The step's loss terms without any update (for evaluation and parity checks)."""
+    video = normalize_video(batch['video'], setup.encoder.dtype)
+    masks = tuple(batch['masks'])
+    targets = target_features(setup, target_params, video, masks)
+    return loss_terms(setup, predictions(setup, params, video, masks), targets, masks)
+
+
+def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[TrainState, dict]:
+    """One pretraining update; pure, so ``jax.jit`` it with ``setup`` bound."""
+    sched = setup.schedules
+    video = normalize_video(batch['video'], setup.encoder.dtype)
+    masks = tuple(batch['masks'])
+    targets = target_features(setup, state.target_encoder, video, masks)
+
+    def objective(params):
+        terms = loss_terms(setup, predictions(setup, params, video, masks), targets, masks)
+        return terms['loss'], terms
+
+    grads, terms = jax.grad(objective, has_aux=True)(state.params)
+    step = state.step
+    clip_active = False
+    if sched.clip_grad is not None:
+        clip_active = step >= sched.clip_from_step
+    clip = sched.clip_grad if sched.clip_grad is not None else 0.0
+    grad_norms = {}
+    for name in ('encoder', 'predictor'):
+        grads[name], grad_norms[name] = optimizer.clip_by_norm(grads[name], clip, clip_active)
+
+    lr = sched.learning_rate(step)
+    wd = sched.weight_decay_at(step)
+    momentum = sched.ema_momentum(step)
+    direction, opt_state = setup.adam.update(grads, state.opt_state, state.params)
+    params = optimizer.apply_adamw(state.params, direction,
+                                   optimizer.weight_decay_mask(state.params), lr, wd)
+    target = jax.tree_util.tree_map(lambda t, p: momentum * t + (1.0 - momentum) * p,
+                                    state.target_encoder, params['encoder'])
+
+    metrics = dict(terms)
+    metrics.update({
+        'lr': lr, 'weight_decay': wd, 'ema_momentum': momentum,
+        'grad_norm/encoder': grad_norms['encoder'],
+        'grad_norm/predictor': grad_norms['predictor'],
+    })
+    for i, m in enumerate(masks):
+        for part in ('context', 'target'):
+            valid = m.get(f'{part}_valid')
+            count = (jnp.mean(jnp.sum(valid, axis=1).astype(jnp.float32)) if valid is not None
+                     else jnp.asarray(m[f'{part}_idx'].shape[1], jnp.float32))
+            metrics[f'tokens/{part}{i}'] = count
+    metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
+    new_state = state.replace(step=step + 1, params=params, target_encoder=target,
+                              opt_state=opt_state)
+    return new_state, metrics
+
+
+def jit_train_step(setup: StepSetup, mesh: jax.sharding.Mesh, rules: sharding.Rules,
+                   state_shardings: PyTree):
+    """``train_step`` compiled once for ``mesh``: explicit in/out shardings, state donated.
+
+    The batch is split along its leading axis over the batch mesh axes
+    (``sharding.host_to_global`` makes such arrays); metrics come back
+    replicated. Returns ``run(state, batch) -> (state, metrics)``; the jitted
+    function is ``run.jitted`` (for ``.lower`` / cost analysis).
+    """
+    def step_with_rules(state, batch):
+        with nn.logical_axis_rules(rules):
+            return train_step(state, batch, setup)
+
+    jitted = jax.jit(step_with_rules,
+                     in_shardings=(state_shardings, sharding.batch_sharding(mesh, rules)),
+                     out_shardings=(state_shardings, sharding.replicated(mesh)),
+                     donate_argnums=0)
+
+    def run(state: TrainState, batch: Batch) -> tuple[TrainState, dict]:
+        with jax.set_mesh(mesh):
+            return jitted(state, batch)
+
+    run.jitted = jitted
+    return run
