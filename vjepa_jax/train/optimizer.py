@@ -19,6 +19,8 @@ import optax
 Array = jax.Array
 PyTree = Any
 
+SCANNED_LAYERS = 'layers'
+
 
 def weight_decay_mask(params: PyTree) -> PyTree:
     """True where weight decay applies: not a bias and more than one dimension.
@@ -30,7 +32,10 @@ def weight_decay_mask(params: PyTree) -> PyTree:
     """
     def decide(path, leaf) -> bool:
         names = [str(getattr(k, 'key', getattr(k, 'name', k))) for k in path]
-        return not any('bias' in n for n in names) and jnp.ndim(leaf) > 1
+        # Scanned blocks (``BlockStack(scan_layers=True)``) stack per-layer
+        # params under ``layers`` with a leading depth axis.
+        ndim = jnp.ndim(leaf) - (1 if SCANNED_LAYERS in names else 0)
+        return not any('bias' in n for n in names) and ndim > 1
 
     return jax.tree_util.tree_map_with_path(decide, params)
 

@@ -94,7 +94,20 @@ class Schedules:
 
     def ema_momentum(self, step: Array | int) -> Array:
         """Linear from ``ema[0]`` to ``ema[1]`` over ``ipe_scale`` x the run."""
+        return self.ema_weights(step)[0]
+
+    def ema_weights(self, step: Array | int) -> tuple[Array, Array]:
+        """``(m, 1 - m)`` for ``target <- m * target + (1 - m) * online``.
+
+        ``1 - m`` is computed from its own formula rather than by subtracting a
+        float32 ``m`` near 1, which would lose ~5 significant bits; both stay
+        within an ulp of the official float64 values rounded to float32.
+        """
         start, end = self.ema
         span = self.steps_per_epoch * self.num_epochs * self.ipe_scale
-        m = start + jnp.asarray(step, jnp.float32) * ((end - start) / span)
-        return jnp.clip(m, min(start, end), max(start, end))
+        rate = (end - start) / span
+        s = jnp.asarray(step, jnp.float32)
+        lo, hi = min(start, end), max(start, end)
+        m = jnp.clip(start + s * rate, lo, hi)
+        rest = jnp.clip((1.0 - start) - s * rate, 1.0 - hi, 1.0 - lo)
+        return m, rest

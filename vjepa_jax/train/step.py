@@ -121,11 +121,11 @@ def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[Train
 
     lr = sched.learning_rate(step)
     wd = sched.weight_decay_at(step)
-    momentum = sched.ema_momentum(step)
+    momentum, rest = sched.ema_weights(step)
     direction, opt_state = setup.adam.update(grads, state.opt_state, state.params)
     params = optimizer.apply_adamw(state.params, direction,
                                    optimizer.weight_decay_mask(state.params), lr, wd)
-    target = jax.tree_util.tree_map(lambda t, p: momentum * t + (1.0 - momentum) * p,
+    target = jax.tree_util.tree_map(lambda t, p: momentum * t + rest * p,
                                     state.target_encoder, params['encoder'])
 
     metrics = dict(terms)
