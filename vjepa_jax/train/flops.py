@@ -1,0 +1,55 @@
+"""Analytic FLOP counts for MFU: matmuls and attention only (2 FLOPs per multiply-add).
+
+Counted per clip. Training FLOPs are 3x the forward FLOPs of the trained
+paths (forward, then gradients with respect to activations and to weights)
+plus 1x the target encoder (forward only). Elementwise ops, norms and softmax
+are left out, as is usual for MFU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vjepa_jax.models import Predictor, VisionTransformer
+
+
+def transformer_flops(tokens: int, width: int, depth: int, mlp_dim: int) -> float:
+    """Forward FLOPs of ``depth`` pre-norm blocks on ``tokens`` tokens."""
+    dense = 2 * tokens * width * (3 * width + width + 2 * mlp_dim)
+    attention = 2 * 2 * tokens * tokens * width  # q k^T and attn v
+    return float(depth * (dense + attention))
+
+
+def embed_flops(encoder: VisionTransformer) -> float:
+    """Tubelet embedding of every token (tokens are dropped after it)."""
+    patch = encoder.tubelet_size * encoder.patch_size ** 2 * 3
+    return float(2 * encoder.num_patches * patch * encoder.embed_dim)
+
+
+def encoder_flops(encoder: VisionTransformer, tokens: int | None = None) -> float:
+    """Forward FLOPs of the encoder keeping ``tokens`` tokens (default: all)."""
+    k = encoder.num_patches if tokens is None else tokens
+    return embed_flops(encoder) + transformer_flops(k, encoder.embed_dim, encoder.depth,
+                                                    encoder.mlp_dim)
+
+
+def predictor_flops(predictor: Predictor, context: int, target: int) -> float:
+    """Forward FLOPs of the predictor for ``context`` inputs and ``target`` outputs."""
+    d, e = predictor.predictor_embed_dim, predictor.embed_dim
+    io = 2 * context * e * d + 2 * target * d * e
+    return float(io) + transformer_flops(context + target, d, predictor.depth,
+                                         predictor.mlp_dim)
+
+
+def train_step_flops(encoder: VisionTransformer, predictor: Predictor,
+                     counts: Sequence[tuple[int, int]]) -> float:
+    """FLOPs of one pretraining update per clip, for mask sets with ``(Kc, Kt)`` tokens.
+
+    The clip is data, so the tubelet embedding needs no input gradient: 2x, not 3x.
+    """
+    total = encoder_flops(encoder)  # target encoder, no backward
+    for context, target in counts:
+        blocks = encoder_flops(encoder, context) - embed_flops(encoder)
+        total += 3 * (blocks + predictor_flops(predictor, context, target))
+        total += 2 * embed_flops(encoder)
+    return total
