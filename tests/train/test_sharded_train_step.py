@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tiny_setup import random_batch, tiny_setup
+from tiny_setup import random_batch, sampled_batch, tiny_setup
 
 from vjepa_jax import sharding
 from vjepa_jax.train.state import create_train_state
@@ -69,9 +69,11 @@ def test_one_compilation_for_many_steps():
 
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
-        for i in range(5):  # fresh masks and clips every step
-            state, metrics = step(state, sharding.host_to_global(random_batch(100 + i), mesh,
-                                                                 rules))
+        for i in range(5):  # freshly drawn official-sampler masks and clips every step
+            batch = sampled_batch(i)
+            assert not np.array_equal(batch['masks'][0]['target_idx'],
+                                      sampled_batch(i + 1)['masks'][0]['target_idx'])
+            state, metrics = step(state, sharding.host_to_global(batch, mesh, rules))
         jax.block_until_ready(metrics)
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)

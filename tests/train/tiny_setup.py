@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vjepa_jax.masks import build_mask_samplers, draw_mask_sets
+from vjepa_jax.masks.official_sets import OFFICIAL_MASK_SETS
 from vjepa_jax.models.builder import build_jepa_models, model_config
 from vjepa_jax.train.schedules import Schedules
 from vjepa_jax.train.step import StepSetup
@@ -46,3 +48,12 @@ def random_batch(seed: int, batch: int = 8) -> dict:
     rng = np.random.default_rng(seed)
     video = rng.integers(0, 256, (batch, FRAMES, CROP, CROP, 3), dtype=np.uint8)
     return {'video': video, 'masks': random_masks(rng, batch)}
+
+
+def sampled_batch(step: int, batch: int = 8) -> dict:
+    """A clip batch with masks from the official mask-set samplers on the tiny grid."""
+    samplers = build_mask_samplers(OFFICIAL_MASK_SETS, num_frames=FRAMES, crop_size=CROP,
+                                   patch_size=PATCH, tubelet_size=TUBELET)
+    video = np.random.default_rng(step).integers(0, 256, (batch, FRAMES, CROP, CROP, 3),
+                                                 dtype=np.uint8)
+    return {'video': video, 'masks': draw_mask_sets(samplers, batch, seed=0, step=step)}
