@@ -1,0 +1,170 @@
+"""Grain pretraining pipeline: index rows -> decoded, augmented uint8 clips -> batches + masks.
+
+Stages (a ``grain.MapDataset`` until the prefetch):
+
+1. epochs of global row ids (``MixedIndex.epoch_order``), shuffled per epoch
+   with ``seed``, repeated forever;
+2. this process's slice (``process_index::process_count``): each host reads
+   only its share;
+3. ``random_map``: decode ``frames_per_clip`` frames every ``frame_step``
+   (official rule) and apply the official crop / resize / flip in uint8, with
+   a generator derived from ``(seed, element index)`` so the result does not
+   depend on the number of workers; an unreadable file is replaced by another
+   row drawn from that same generator, and reported with the batch;
+4. batches of ``batch_size`` clips ``uint8 [B, T, H, W, 3]``;
+5. masks for every mask set, drawn for batch number ``step`` of this process
+   (``draw_mask_sets(seed, step, shard=process_index)``);
+6. an ``IterDataset`` with multiprocessing prefetch (``num_workers``), whose
+   iterator state can be saved and restored.
+
+Each batch is ``{'video', 'label', 'row', 'masks', 'data_attempts', 'data_bad'}``
+(``row``: global index rows actually used, after replacements);
+``split_batch`` separates what goes to the device from the bad-file reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grain
+import numpy as np
+from absl import flags
+
+from vjepa_jax.input import transforms
+from vjepa_jax.input.index import MixedIndex, mix_indices
+from vjepa_jax.input.video import VideoError, decode_clips
+from vjepa_jax.masks import draw_mask_sets
+from vjepa_jax.masks.mask_sets import MaskSampler
+
+logger = logging.getLogger(__name__)
+
+DEVICE_KEYS = ('video', 'masks')
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipConfig:
+    """What one pretraining sample is (official defaults: 16 frames every 4, crop 224)."""
+
+    frames_per_clip: int = 16
+    frame_step: int = 4
+    crop_size: int = 224
+    random_resize_scale: tuple[float, float] = transforms.PRETRAIN_SCALE
+    random_resize_aspect_ratio: tuple[float, float] = transforms.PRETRAIN_RATIO
+    flip_prob: float = 0.5
+    filter_short_videos: bool = False
+    max_replacements: int = 20
+
+
+class _EpochRows:
+    """``(global position, shuffled position in its epoch) -> row id``.
+
+    Weighted mixes draw new rows every epoch (``MixedIndex.epoch_order``);
+    the last two epochs' orders are cached per worker.
+    """
+
+    def __init__(self, index: MixedIndex, seed: int):
+        self.index = index
+        self.seed = seed
+
+    @functools.lru_cache(maxsize=2)  # noqa: B019 (one instance per pipeline)
+    def order(self, epoch: int) -> np.ndarray:
+        return self.index.epoch_order(epoch, self.seed)
+
+    def __call__(self, position: int, within: int) -> int:
+        return int(self.order(position // len(self.index))[within])
+
+
+class _LoadClip:
+    """Decode + augment one row; bad files are replaced deterministically and reported."""
+
+    def __init__(self, index: MixedIndex, clip: ClipConfig):
+        self.index = index
+        self.clip = clip
+        self.min_frames = clip.frames_per_clip * clip.frame_step if clip.filter_short_videos else None
+
+    def __call__(self, row: int, rng: np.random.Generator) -> dict[str, Any]:
+        bad = []
+        c = self.clip
+        for _ in range(c.max_replacements + 1):
+            path = self.index.path(row)
+            try:
+                frames, _ = decode_clips(path, c.frames_per_clip, c.frame_step, 1, rng,
+                                         min_frames=self.min_frames)
+            except VideoError as err:
+                bad.append((path, err.reason))
+                row = int(rng.integers(self.index.num_rows))
+                continue
+            video = transforms.pretrain_transform(
+                frames[0], rng, c.crop_size, c.random_resize_scale,
+                c.random_resize_aspect_ratio, c.flip_prob)
+            return {'video': video, 'label': self.index.label(row), 'row': row, 'bad': bad}
+        raise RuntimeError(
+            f'{c.max_replacements + 1} videos in a row could not be read (last: '
+            f'{bad[-1][0]}: {bad[-1][1]}); the index seems to list mostly unreadable files.')
+
+
+def _collate(elements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    bad = [report for e in elements for report in e['bad']]
+    return {'video': np.stack([e['video'] for e in elements]),
+            'label': np.asarray([e['label'] for e in elements], np.int64),
+            'row': np.asarray([e['row'] for e in elements], np.int64),
+            'data_attempts': len(elements) + len(bad),
+            'data_bad': bad}
+
+
+class _AddMasks:
+    def __init__(self, samplers: Sequence[MaskSampler], seed: int, shard: int):
+        self.samplers = tuple(samplers)
+        self.seed = seed
+        self.shard = shard
+
+    def __call__(self, step: int, batch: dict[str, Any]) -> dict[str, Any]:
+        batch['masks'] = draw_mask_sets(self.samplers, batch['video'].shape[0], self.seed,
+                                        step, self.shard)
+        return batch
+
+
+def pretraining_dataset(index: MixedIndex | Sequence[str], samplers: Sequence[MaskSampler],
+                        batch_size: int, *, clip: ClipConfig = ClipConfig(), seed: int = 0,
+                        process_index: int = 0, process_count: int = 1,
+                        num_workers: int = 0, worker_buffer_size: int = 2) -> grain.IterDataset:
+    """The pretraining input for one process (``batch_size`` = this process's clips per step).
+
+    ``index``: a ``MixedIndex`` or index-file paths (mixed unweighted).
+    ``num_workers`` > 0 decodes in that many worker processes; the batches are
+    identical for every worker count.
+    """
+    if not isinstance(index, MixedIndex):
+        index = mix_indices(list(index))
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be positive, got {batch_size}.')
+    if not 0 <= process_index < process_count:
+        raise ValueError(f'process_index {process_index} is not in [0, {process_count}).')
+    ds = (grain.MapDataset.range(len(index)).shuffle(seed=seed).repeat(None)
+          .map_with_index(_EpochRows(index, seed)))
+    ds = ds[process_index::process_count]
+    ds = ds.random_map(_LoadClip(index, clip), seed=seed)
+    ds = ds.batch(batch_size, drop_remainder=True, batch_fn=_collate)
+    ds = ds.map_with_index(_AddMasks(samplers, seed, process_index))
+    # Worker processes do the decoding; in-process threads would fight them for
+    # the same cores.
+    it = ds.to_iter_dataset(grain.ReadOptions(num_threads=1 if num_workers else 2,
+                                              prefetch_buffer_size=2))
+    if num_workers > 0:
+        # Grain reads absl flags when it starts workers; outside an absl app
+        # (a notebook, a test, a plain script) they are never parsed.
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
+        it = it.mp_prefetch(grain.MultiprocessingOptions(
+            num_workers=num_workers, per_worker_buffer_size=worker_buffer_size))
+    return it
+
+
+def split_batch(batch: Mapping[str, Any]) -> tuple[dict[str, Any], int, list[tuple[str, str]]]:
+    """``(device batch {'video', 'masks'}, videos attempted, [(path, reason), ...] bad)``."""
+    return ({k: batch[k] for k in DEVICE_KEYS}, int(batch['data_attempts']),
+            list(batch['data_bad']))
