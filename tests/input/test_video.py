@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from vjepa_jax.input import video
+from vjepa_jax.input import frames, video
 from vjepa_jax.input.video import VideoError, clip_indices, decode_clips
 
 W, H = 64, 48
@@ -303,10 +303,10 @@ def test_display_rotation_is_applied(tmp_path, rotation):
 def test_orientation_of_display_matrices():
     # A phone portrait video: ffprobe 'rotation of -90 degrees', shown turned clockwise.
     image = np.arange(6).reshape(2, 3, 1)
-    clockwise = video._orientation_from_matrix([0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30])
+    clockwise = frames.orientation_from_matrix([0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30])
     np.testing.assert_array_equal(clockwise.apply(image), np.rot90(image, -1))
     for k in range(4):
-        np.testing.assert_array_equal(video._orientation_from_angle(90 * k).apply(image),
+        np.testing.assert_array_equal(frames.orientation_from_angle(90 * k).apply(image),
                                       np.rot90(image, k))
 
 

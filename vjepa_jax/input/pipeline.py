@@ -131,12 +131,14 @@ class _AddMasks:
 def pretraining_dataset(index: MixedIndex | Sequence[str], samplers: Sequence[MaskSampler],
                         batch_size: int, *, clip: ClipConfig = ClipConfig(), seed: int = 0,
                         process_index: int = 0, process_count: int = 1,
-                        num_workers: int = 0, worker_buffer_size: int = 2) -> grain.IterDataset:
+                        num_workers: int = 0, worker_buffer_size: int = 2,
+                        read_threads: int | None = None) -> grain.IterDataset:
     """The pretraining input for one process (``batch_size`` = this process's clips per step).
 
     ``index``: a ``MixedIndex`` or index-file paths (mixed unweighted).
-    ``num_workers`` > 0 decodes in that many worker processes; the batches are
-    identical for every worker count.
+    ``num_workers`` > 0 decodes in that many worker processes, ``read_threads``
+    threads each (default: 1 with workers, else 2; PyAV decodes without the
+    GIL). The batches are identical for every worker and thread count.
     """
     if not isinstance(index, MixedIndex):
         index = mix_indices(list(index))
@@ -150,9 +152,9 @@ def pretraining_dataset(index: MixedIndex | Sequence[str], samplers: Sequence[Ma
     ds = ds.random_map(_LoadClip(index, clip), seed=seed)
     ds = ds.batch(batch_size, drop_remainder=True, batch_fn=_collate)
     ds = ds.map_with_index(_AddMasks(samplers, seed, process_index))
-    # Worker processes do the decoding; in-process threads would fight them for
-    # the same cores.
-    it = ds.to_iter_dataset(grain.ReadOptions(num_threads=1 if num_workers else 2,
+    if read_threads is None:
+        read_threads = 1 if num_workers else 2
+    it = ds.to_iter_dataset(grain.ReadOptions(num_threads=read_threads,
                                               prefetch_buffer_size=2))
     if num_workers > 0:
         # Grain reads absl flags when it starts workers; outside an absl app

@@ -30,28 +30,22 @@ Speed notes (320x240 H.264, one core):
 * frames between the needed ones that no other frame references are not decoded at all
   (FFmpeg's ``skip_frame = NONREF``, switched per packet by its pts), ~12 % fewer
   decoded frames on x264 default settings, bit-identical output;
-* the conversion to rgb24 reuses one ``VideoReformatter`` per thread:
-  ``frame.to_ndarray(format='rgb24')`` builds a fresh swscale context for every frame
-  (1.1 ms per 320x240 frame in PyAV 18) while a reused one takes 0.04 ms.
+* the conversion to rgb24 reuses one swscale context per thread
+  (:mod:`vjepa_jax.input.frames`).
 
-Orientation: the display matrix attached to decoded frames (phones store portrait
-videos as landscape frames plus a rotation) is applied, so frames come out upright
-exactly as ``ffmpeg`` (autorotate) shows them, flips included. PyAV >= 14 with FFmpeg
->= 7 exposes the full matrix per frame; PyAV 12-13 expose only the stream's rotation
-angle (``stream.side_data['DISPLAYMATRIX']``), which is used when present. Rotations
-that are not multiples of 90 degrees are rounded to the nearest one.
+Orientation: the display matrix (phone videos) is applied, so frames come out upright
+as ``ffmpeg`` shows them; see :mod:`vjepa_jax.input.frames`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import threading
-import time
-from collections.abc import Sequence
 
 import av
 import numpy as np
+
+from vjepa_jax.input import frames
 
 # Machine-friendly categories carried by VideoError.reason.
 REASONS = (
@@ -308,104 +302,6 @@ def _scan(container: av.container.InputContainer, stream, path: str) -> _Scan:
 
 
 # --------------------------------------------------------------------------------------
-# Frame conversion and orientation
-# --------------------------------------------------------------------------------------
-
-_local = threading.local()
-
-
-def _reformatter():
-    """One swscale context per thread, reused across frames and calls (see module doc)."""
-    reformatter = getattr(_local, 'reformatter', None)
-    if reformatter is None:
-        reformatter = _local.reformatter = av.video.reformatter.VideoReformatter()
-    return reformatter
-
-
-_REFORMAT_HAS_THREADS = True
-
-
-def _to_rgb(frame, width: int, height: int) -> np.ndarray:
-    """Any pixel format -> uint8 ``[height, width, 3]`` RGB (resized only if the stream
-    changed resolution mid-way, to keep one shape per video)."""
-    global _REFORMAT_HAS_THREADS
-    reformatter = _reformatter()
-    if _REFORMAT_HAS_THREADS:
-        try:
-            # threads=1: swscale's own threads only cost time at these sizes.
-            rgb = reformatter.reformat(frame, width=width, height=height, format='rgb24',
-                                       threads=1)
-        except TypeError:  # PyAV < 14 has no `threads` argument
-            _REFORMAT_HAS_THREADS = False
-    if not _REFORMAT_HAS_THREADS:
-        rgb = reformatter.reformat(frame, width=width, height=height, format='rgb24')
-    return rgb.to_ndarray()
-
-
-@dataclasses.dataclass(frozen=True)
-class _Orientation:
-    """How to turn a decoded frame into the displayed one: transpose, then flips."""
-
-    transpose: bool = False
-    flip_rows: bool = False
-    flip_cols: bool = False
-
-    def apply(self, image: np.ndarray) -> np.ndarray:
-        """``[H, W, C]`` -> displayed ``[H', W', C]`` (a view)."""
-        if self.transpose:
-            image = image.transpose(1, 0, 2)
-        if self.flip_rows:
-            image = image[::-1]
-        if self.flip_cols:
-            image = image[:, ::-1]
-        return image
-
-
-def _orientation_from_matrix(matrix: Sequence[int]) -> _Orientation:
-    """FFmpeg display matrix (9 int32, 16.16 fixed point) -> nearest 90-degree transform.
-
-    The matrix maps a source pixel ``(x, y)`` (y pointing down) to the display position
-    ``x' = a x + c y``, ``y' = b x + d y`` with ``a, b, c, d = m[0], m[1], m[3], m[4]``;
-    e.g. ``frame.rotation == 90`` (counter-clockwise) is ``a = d = 0, b = -1, c = 1``.
-    """
-    a, b, c, d = (float(matrix[k]) for k in (0, 1, 3, 4))
-    if abs(a) + abs(d) >= abs(b) + abs(c):
-        return _Orientation(transpose=False, flip_rows=d < 0, flip_cols=a < 0)
-    # Swapped axes: after the transpose, rows follow x and columns follow y.
-    return _Orientation(transpose=True, flip_rows=b < 0, flip_cols=c < 0)
-
-
-def _orientation_from_angle(degrees: float) -> _Orientation:
-    """A counter-clockwise rotation angle -> transform (no flips)."""
-    quarter_turns = round(degrees / 90.0) % 4
-    # Counter-clockwise by k quarter turns == np.rot90(image, k).
-    return (_Orientation(),
-            _Orientation(transpose=True, flip_rows=True),
-            _Orientation(flip_rows=True, flip_cols=True),
-            _Orientation(transpose=True, flip_cols=True))[quarter_turns]
-
-
-def _orientation(frame, stream) -> _Orientation:
-    """The display transform of a decoded frame (identity when there is none)."""
-    try:
-        for side_data in frame.side_data:
-            if getattr(side_data.type, 'name', None) == 'DISPLAYMATRIX':
-                matrix = np.frombuffer(bytes(side_data), dtype=np.int32)
-                if matrix.size >= 9:
-                    return _orientation_from_matrix(matrix)
-    except (AttributeError, TypeError, ValueError):
-        pass
-    # PyAV 12-13: the stream-level rotation angle only.
-    stream_side_data = getattr(stream, 'side_data', None)
-    if isinstance(stream_side_data, dict) and stream_side_data.get('DISPLAYMATRIX'):
-        try:
-            return _orientation_from_angle(float(stream_side_data['DISPLAYMATRIX']))
-        except (TypeError, ValueError):
-            pass
-    return _Orientation()
-
-
-# --------------------------------------------------------------------------------------
 # Decoding selected frames
 # --------------------------------------------------------------------------------------
 
@@ -488,8 +384,8 @@ def _decode_wanted(container, stream, scan: _Scan, wanted: np.ndarray, *, seek: 
                 if index in wanted_set and index not in result.frames:
                     if size is None:
                         size = (frame.width, frame.height)
-                        orientation = _orientation(frame, stream)
-                    result.frames[index] = orientation.apply(_to_rgb(frame, *size))
+                        orientation = frames.frame_orientation(frame, stream)
+                    result.frames[index] = orientation.apply(frames.to_rgb(frame, *size))
             if len(result.frames) == len(wanted_set) or previous >= last + 64:
                 break
     except _AV_ERRORS as e:
@@ -598,57 +494,3 @@ def decode_clips(
         for t, index in enumerate(clip):
             clips[c, t] = result.frames[int(index)]
     return clips, indices
-
-
-# --------------------------------------------------------------------------------------
-# Benchmark
-# --------------------------------------------------------------------------------------
-
-
-def write_benchmark_video(path: str | os.PathLike, *, width: int = 320, height: int = 240,
-                          seconds: float = 10.0, fps: int = 30, seed: int = 0) -> None:
-    """Write an H.264 test video (libx264 defaults, yuv420p) with moving texture."""
-    rng = np.random.default_rng(seed)
-    noise = rng.random((2 * height, 2 * width, 3)).astype(np.float32) * 255
-    # A little smoothing so the encoder sees natural-ish rather than white-noise content.
-    texture = ((noise + np.roll(noise, 1, 0) + np.roll(noise, 1, 1)) / 3).astype(np.uint8)
-    with av.open(os.fspath(path), 'w') as container:
-        stream = container.add_stream('libx264', rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
-        for i in range(int(seconds * fps)):
-            y = int(height / 2 * (1 + np.sin(i / 20)))
-            x = (2 * i) % width
-            image = texture[y:y + height, x:x + width].copy()
-            image[10:40, (3 * i) % (width - 30):(3 * i) % (width - 30) + 30] = 255
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format='rgb24')):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-def benchmark_decode(path: str | os.PathLike | None = None, *, frames_per_clip: int = 16,
-                     frame_step: int = 4, num_clips: int = 1, seconds: float = 10.0,
-                     seed: int = 0) -> float:
-    """Decode random clips of ``path`` (a generated 320x240 10 s 30 fps H.264 file when
-    None) for ``seconds`` on this thread; returns clips per second."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        if path is None:
-            path = os.path.join(tmp, 'benchmark.mp4')
-            write_benchmark_video(path)
-        rng = np.random.default_rng(seed)
-        decode_clips(path, frames_per_clip, frame_step, num_clips, rng)  # warm-up
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            decode_clips(path, frames_per_clip, frame_step, num_clips, rng)
-            count += 1
-        return count / (time.perf_counter() - start)
-
-
-if __name__ == '__main__':
-    import sys
-
-    video = sys.argv[1] if len(sys.argv) > 1 else None
-    rate = benchmark_decode(video)
-    print(f'decode_clips (16 frames, step 4, 1 clip): {rate:.1f} clips/s on one core')
