@@ -1,10 +1,10 @@
-# vjepa_jax: `make install` builds .venv, `make test` runs the tests, `make lint` ruff.
+# vjepa_jax: `make demo` runs the tiny pretraining on synthetic videos, `make test` the tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint clean
+.PHONY: install test lint demo clean
 
 install: $(STAMP)
 
@@ -18,8 +18,20 @@ $(STAMP): setup.cfg pyproject.toml
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
+DEMO_DATA := data/synthetic
+DEMO_RUN := runs/demo
+
+# Synthetic moving-shapes videos (deterministic; made once).
+$(DEMO_DATA)/train.csv: data/make_synthetic_videos.py | $(STAMP)
+	$(BIN)/python data/make_synthetic_videos.py --out $(DEMO_DATA) --force
+
+# Tiny pretraining on the CPU; a second `make demo` resumes (or reports it is done).
+demo: install $(DEMO_DATA)/train.csv
+	$(BIN)/python -m vjepa_jax.main --config experiments/pretrain/tiny.py:data=$(DEMO_DATA) \
+	    --workdir $(DEMO_RUN)
+
 lint: install
 	$(BIN)/ruff check vjepa_jax tests benchmarks data experiments
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(DEMO_RUN)

@@ -14,6 +14,9 @@ writes and ``vjepa_jax.load_pretrained`` reads) holds:
 
 Directories are written to a temporary sibling and renamed into place, so a
 half-written checkpoint never shadows a good one.
+
+A *training workdir* has ``checkpoints/<step>/`` managed by ``TrainCheckpointer``
+(train state, data-iterator state of every process, config).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +109,72 @@ def load_model_checkpoint(directory: str | os.PathLike) -> dict[str, Any]:
     return {'kind': info['kind'], 'config': info['config'],
             'metadata': info.get('metadata', {}), 'params': params,
             'official_tensors': official_tensors}
+
+
+# --------------------------------------------------------------------------- training runs
+
+STATE_ITEM, DATA_ITEM, CONFIG_ITEM = 'state', 'data', 'config'
+
+
+class TrainCheckpointer:
+    """The one orbax ``CheckpointManager`` of a training workdir.
+
+    Each step directory ``WORKDIR/checkpoints/<step>/`` holds the train state
+    (sharded arrays, every process writes its shards), every process's data
+    iterator state (``data/process_<i>-of-<n>.json``) and the config. Saves are
+    asynchronous; orbax writes into a temporary directory and renames it when
+    complete, so an interrupted save is never listed and never restored.
+    Kept: the last ``keep`` checkpoints plus every ``keep_period``-th step.
+    """
+
+    def __init__(self, workdir: str | os.PathLike, *, every_steps: int, keep: int = 3,
+                 keep_period: int | None = None, async_save: bool = True):
+        if every_steps < 1:
+            raise ValueError(f'checkpoint.every_steps must be >= 1, got {every_steps}.')
+        self.directory = Path(workdir).absolute() / 'checkpoints'
+        self.every_steps = every_steps
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, keep_period=keep_period or None, create=True,
+            enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
+        self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                             item_names=(STATE_ITEM, DATA_ITEM, CONFIG_ITEM))
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def due(self, step: int) -> bool:
+        """Whether ``step`` (updates done) is a regular save point."""
+        return step % self.every_steps == 0
+
+    def save(self, step: int, state: Any, data_iterator: Any, config: Mapping[str, Any]) -> None:
+        """Starts an asynchronous save of ``state`` after ``step`` updates."""
+        import grain  # grain's orbax handler; imported here to keep model-only users light
+
+        self.manager.save(step, args=ocp.args.Composite(**{
+            STATE_ITEM: ocp.args.StandardSave(state),
+            DATA_ITEM: grain.checkpoint.CheckpointSave(data_iterator),
+            CONFIG_ITEM: ocp.args.JsonSave(dict(config)),
+        }), force=True)
+
+    def restore(self, step: int, abstract_state: Any, data_iterator: Any) -> Any:
+        """Restores the state (into ``abstract_state``'s shapes and shardings) and,
+        in place, this process's data iterator. Returns the state."""
+        import grain
+
+        restored = self.manager.restore(step, args=ocp.args.Composite(**{
+            STATE_ITEM: ocp.args.StandardRestore(abstract_state),
+            DATA_ITEM: grain.checkpoint.CheckpointRestore(data_iterator),
+        }))
+        return restored[STATE_ITEM]
+
+    def saved_config(self, step: int) -> dict[str, Any]:
+        return dict(self.manager.restore(step, args=ocp.args.Composite(**{
+            CONFIG_ITEM: ocp.args.JsonRestore()}))[CONFIG_ITEM])
+
+    def wait(self) -> None:
+        """Blocks until the pending save is on disk."""
+        self.manager.wait_until_finished()
+
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()

@@ -1,0 +1,88 @@
+"""Command line: ``python -m vjepa_jax.main --config experiments/pretrain/tiny.py[:arg] --workdir DIR``.
+
+Fields of the (locked) config can be overridden with ``--config.field=value``,
+e.g. ``--config.batch_size=64 --config.data.num_workers=2``; a misspelled
+field is an error. ``config.mode`` picks what runs (``pretrain``).
+
+Multi-host: ``jax.distributed.initialize`` runs first when the environment
+describes several processes (TPU pod slices and SLURM are detected by JAX), or
+from ``--coordinator_address --num_processes --process_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from absl import app, flags
+from absl import logging as absl_logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment file (path[:arg]).',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Run directory (checkpoints, logs).')
+_COORDINATOR = flags.DEFINE_string('coordinator_address', None,
+                                   'host:port of process 0 (explicit multi-host setup).')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'Processes in the job.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process (0-based).')
+_NUM_CPU_DEVICES = flags.DEFINE_integer('num_cpu_devices', None,
+                                        'Fake CPU devices per process (testing).')
+
+
+def _initialize_distributed() -> None:
+    import jax
+
+    if _NUM_CPU_DEVICES.value:
+        jax.config.update('jax_num_cpu_devices', _NUM_CPU_DEVICES.value)
+    explicit = _COORDINATOR.value is not None
+    if explicit:
+        if jax.default_backend() == 'cpu' or os.environ.get('JAX_PLATFORMS') == 'cpu':
+            jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+        jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                                   num_processes=_NUM_PROCESSES.value,
+                                   process_id=_PROCESS_ID.value)
+    elif (int(os.environ.get('SLURM_NTASKS', '1')) > 1
+          or ',' in os.environ.get('TPU_WORKER_HOSTNAMES', '')):
+        # SLURM jobs and multi-worker TPU slices: JAX reads the cluster from the environment.
+        jax.distributed.initialize()
+
+def main(argv) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    if _CONFIG.value is None or _WORKDIR.value is None:
+        raise app.UsageError('Give --config experiments/...py[:arg] and --workdir DIR.')
+    logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)
+    # Orbax and grain log every checkpoint step at INFO; keep the console to our lines.
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    _initialize_distributed()
+    config = _CONFIG.value
+    if config.mode == 'pretrain':
+        from vjepa_jax.train.loop import run_pretraining
+
+        result = run_pretraining(config, _WORKDIR.value)
+    else:
+        raise app.UsageError(f'config.mode {config.mode!r} is not supported (use "pretrain").')
+    import jax
+
+    if jax.process_index() == 0:
+        what = 'stopped (preemption) at' if result['preempted'] else 'finished at'
+        print(f'{what} step {result["step"]}; checkpoints in {result["checkpoints"]}, '
+              f'metrics in {result["workdir"]}/metrics.jsonl and '
+              f'{result["workdir"]}/tensorboard/')
+    return 0
+
+
+def run() -> None:
+    """Entry point; user mistakes in the config are printed without a traceback."""
+    try:
+        app.run(main)
+    except ValueError as e:
+        if str(e).startswith('Invalid config'):
+            print(e, file=sys.stderr)
+            sys.exit(2)
+        raise
+
+
+if __name__ == '__main__':
+    run()

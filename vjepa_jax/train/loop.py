@@ -1,0 +1,204 @@
+"""The pretraining loop: data -> step -> log -> checkpoint, with resume and preemption.
+
+Resume order: the workdir's latest checkpoint (state and every process's data
+iterator), else ``config.init_from`` (our checkpoint directory or an official
+``.pth.tar``), else a fresh init. Schedules and masks are functions of the
+step, so a resumed run continues the exact sequence of an uninterrupted one.
+SIGTERM (a preemption notice) makes the loop save after the current step and
+return. The host syncs with the device only at log and checkpoint steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vjepa_jax import checkpointing, metrics, sharding
+from vjepa_jax.input.bad_input import BadInputMonitor
+from vjepa_jax.input.index import mix_indices
+from vjepa_jax.input.pipeline import ClipConfig, pretraining_dataset, split_batch
+from vjepa_jax.masks import build_mask_samplers, mask_set_counts
+from vjepa_jax.models.builder import build_jepa_models
+from vjepa_jax.train import config as config_lib
+from vjepa_jax.train import flops
+from vjepa_jax.train.init_from import load_init_params
+from vjepa_jax.train.schedules import Schedules
+from vjepa_jax.train.state import create_train_state
+from vjepa_jax.train.step import StepSetup, jit_train_step
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+class _Preemption:
+    """SIGTERM sets a flag; the loop saves and returns at the next step boundary."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: no signal handling
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        logger.warning('SIGTERM received: saving a checkpoint after this step, then exiting.')
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def agreed(self) -> bool:
+        """True when any process was asked to stop (all processes agree)."""
+        if jax.process_count() == 1:
+            return self.requested
+        from jax.experimental import multihost_utils
+        flags = multihost_utils.process_allgather(np.asarray([self.requested]))
+        return bool(np.any(flags))
+
+
+def _schedules(o) -> Schedules:
+    return Schedules(steps_per_epoch=o.steps_per_epoch, num_epochs=o.num_epochs,
+                     warmup_epochs=o.warmup_epochs, start_lr=o.start_lr, lr=o.lr,
+                     final_lr=o.final_lr, weight_decay=o.weight_decay,
+                     final_weight_decay=o.final_weight_decay, ema=tuple(o.ema),
+                     ipe_scale=o.ipe_scale, clip_grad=o.clip_grad or None,
+                     clip_after_warmup=o.clip_after_warmup)
+
+
+def _param_count(tree) -> int:
+    return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
+
+
+@jax.jit
+def _first_bad(first_bad, step, loss):
+    """Step of the first non-finite loss so far (-1 if none), kept on device."""
+    return jnp.where((first_bad < 0) & ~jnp.isfinite(loss), step, first_bad)
+
+
+def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
+    """Pretrains as ``config`` says, in ``workdir``; returns a small summary."""
+    workdir = Path(workdir).absolute()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_lib.validate(config, jax.device_count(), jax.process_count())
+    encoder, predictor = build_jepa_models(config.model)
+    samplers = build_mask_samplers(config.masks, num_frames=config.model.num_frames,
+                                   crop_size=config.model.crop_size,
+                                   patch_size=encoder.patch_size,
+                                   tubelet_size=encoder.tubelet_size)
+    o = config.optimizer
+    setup = StepSetup(encoder, predictor, _schedules(o), loss_exp=config.loss.loss_exp,
+                      reg_coeff=config.loss.reg_coeff, betas=tuple(o.betas), eps=o.eps)
+    mesh = sharding.make_mesh(config.mesh)
+    rules = sharding.rules_from_config(config.sharding_rules)
+    state, shardings = create_train_state(encoder, predictor, config.seed, mesh, rules,
+                                          o.betas[0], o.betas[1], o.eps)
+    total = config_lib.num_steps(config)
+
+    weights = list(config.data.weights) if any(config.data.weights) else None
+    index = mix_indices([f for f in config.data.index_files if f], weights=weights,
+                        seed=config.seed)
+    clip = ClipConfig(frames_per_clip=config.model.num_frames,
+                      frame_step=config.data.frame_step, crop_size=config.model.crop_size,
+                      random_resize_scale=tuple(config.data.random_resize_scale),
+                      random_resize_aspect_ratio=tuple(config.data.random_resize_aspect_ratio),
+                      flip_prob=config.data.flip_prob,
+                      filter_short_videos=config.data.filter_short_videos)
+    local_batch = config.batch_size // jax.process_count()
+    dataset = pretraining_dataset(index, samplers, local_batch, clip=clip, seed=config.seed,
+                                  process_index=jax.process_index(),
+                                  process_count=jax.process_count(),
+                                  num_workers=config.data.num_workers,
+                                  read_threads=config.data.read_threads or None)
+    data_iter = iter(dataset)
+
+    ckpt = checkpointing.TrainCheckpointer(workdir, every_steps=config.checkpoint.every_steps,
+                                           keep=config.checkpoint.keep,
+                                           keep_period=config.checkpoint.keep_period or None,
+                                           async_save=config.checkpoint.async_save)
+    start = ckpt.latest_step()
+    source = 'scratch'
+    if start is not None:
+        abstract = jax.tree_util.tree_map(
+            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state, shardings)
+        state = ckpt.restore(start, abstract, data_iter)
+        source = f'checkpoint {ckpt.directory / str(start)}'
+    else:
+        start = 0
+        if config.init_from:
+            state = load_init_params(config.init_from, state, shardings,
+                                     num_heads=encoder.num_heads,
+                                     num_frames=encoder.num_frames,
+                                     predictor_num_heads=predictor.num_heads)
+            source = f'init_from {config.init_from}'
+    last_good = start if source.startswith('checkpoint') else None
+
+    counts = mask_set_counts(samplers)
+    step_flops = config.batch_size * flops.train_step_flops(encoder, predictor, counts)
+    peak = config.peak_tflops_per_device * 1e12 * jax.device_count() or None
+    writer = metrics.MetricsWriter(workdir, total_steps=total, peak_flops_per_s=peak,
+                                   flops_per_step=step_flops, clips_per_step=config.batch_size)
+    writer.truncate_after(start + 1)  # lines of steps after the checkpoint are replayed
+    writer.banner(config=config, mesh=mesh, global_batch=config.batch_size,
+                  param_counts={'encoder': _param_count(state.params['encoder']),
+                                'predictor': _param_count(state.params['predictor'])})
+    if jax.process_index() == 0:
+        print(f'start: step {start} from {source}; mask counts (context, target) {counts}',
+              flush=True)
+
+    step_fn = jit_train_step(setup, mesh, rules, shardings)
+    monitor = BadInputMonitor(config.data.bad_fraction_threshold)
+    first_bad = jnp.asarray(-1, jnp.int32)
+    step = start
+    preempted = False
+    with _Preemption() as preemption:
+        while step < total:
+            batch = next(data_iter)
+            device_batch, attempts, bad = split_batch(batch)
+            monitor.update(attempts, bad)
+            state, step_metrics = step_fn(state, sharding.host_to_global(device_batch, mesh,
+                                                                         rules))
+            first_bad = _first_bad(first_bad, step, step_metrics['loss'])
+            step += 1
+            preempted = preemption.agreed()
+            log_now = step % config.log_every == 0 or step == total
+            save_now = ckpt.due(step) or step == total or preempted
+            if log_now or save_now:
+                bad_step = int(first_bad)
+                if bad_step >= 0:
+                    ckpt.wait()
+                    where = (f'the last good checkpoint is step {last_good} in {ckpt.directory}'
+                             if last_good is not None else 'no checkpoint was written yet')
+                    raise NonFiniteLossError(
+                        f'Non-finite loss at step {bad_step} (0-based update index); '
+                        f'{where}. Lower the learning rate or check the data; no checkpoint '
+                        'with non-finite values was written.')
+            if log_now:
+                host = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
+                host.update(monitor.metrics())
+                writer.write(step, host)
+                writer.log_progress(step, host)
+            if save_now:
+                ckpt.save(step, state, data_iter, config_lib.summary(config))
+                last_good = step
+            if preempted:
+                break
+    ckpt.close()
+    writer.close()
+    return {'step': step, 'preempted': preempted, 'state': state, 'workdir': str(workdir),
+            'checkpoints': str(ckpt.directory), 'started_from': source,
+            'seconds': time.perf_counter()}
