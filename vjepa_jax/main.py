@@ -74,14 +74,20 @@ def main(argv) -> int:
 
 
 def run() -> None:
-    """Entry point; user mistakes in the config are printed without a traceback."""
+    """Entry point: user mistakes and data or divergence stops print a message, no traceback."""
+    from vjepa_jax.input.bad_input import TooManyBadVideosError
+    from vjepa_jax.train.loop import NonFiniteLossError
+
     try:
         app.run(main)
+    except (NonFiniteLossError, TooManyBadVideosError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(1)
     except ValueError as e:
-        if str(e).startswith('Invalid config'):
-            print(e, file=sys.stderr)
-            sys.exit(2)
-        raise
+        if not str(e).startswith(('Invalid config', 'init_from')):
+            raise
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == '__main__':

@@ -177,3 +177,16 @@ def test_weighted_mix_feeds_the_pipeline(videos, tmp_path):
                            _take(pretraining_dataset(index, _samplers(), 8, clip=CLIP), 5)])
     share = np.mean(rows >= 10)  # rows 10..19 come from the second (weight 3) source
     assert 0.55 <= share <= 0.95
+
+
+def test_hosts_do_not_share_random_draws(videos):
+    # Random draws follow the global element position: a clip is identical
+    # however many hosts split the stream, so no two hosts repeat each other's
+    # crop boxes, flips or clip starts.
+    index = [str(videos / 'train.csv')]
+    single = _take(pretraining_dataset(index, _samplers(), 10, clip=CLIP, seed=1), 1)[0]
+    for p in range(2):
+        host = _take(pretraining_dataset(index, _samplers(), 5, clip=CLIP, seed=1,
+                                         process_index=p, process_count=2), 1)[0]
+        np.testing.assert_array_equal(single['row'][p::2], host['row'])
+        np.testing.assert_array_equal(single['video'][p::2], host['video'])

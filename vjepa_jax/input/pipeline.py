@@ -4,13 +4,14 @@ Stages (a ``grain.MapDataset`` until the prefetch):
 
 1. epochs of global row ids (``MixedIndex.epoch_order``), shuffled per epoch
    with ``seed``, repeated forever;
-2. this process's slice (``process_index::process_count``): each host reads
-   only its share;
-3. ``random_map``: decode ``frames_per_clip`` frames every ``frame_step``
-   (official rule) and apply the official crop / resize / flip in uint8, with
-   a generator derived from ``(seed, element index)`` so the result does not
-   depend on the number of workers; an unreadable file is replaced by another
+2. ``random_map`` (lazy: runs only for this process's elements): decode
+   ``frames_per_clip`` frames every ``frame_step`` (official rule) and apply the
+   official crop / resize / flip in uint8, with a generator derived from
+   ``(seed, global element index)`` so the result depends neither on the
+   number of workers nor on the number of hosts; an unreadable file is replaced by another
    row drawn from that same generator, and reported with the batch;
+3. this process's slice (``process_index::process_count``): each host reads
+   only its share;
 4. batches of ``batch_size`` clips ``uint8 [B, T, H, W, 3]``;
 5. masks for every mask set, drawn for batch number ``step`` of this process
    (``draw_mask_sets(seed, step, shard=process_index)``);
@@ -148,8 +149,10 @@ def pretraining_dataset(index: MixedIndex | Sequence[str], samplers: Sequence[Ma
         raise ValueError(f'process_index {process_index} is not in [0, {process_count}).')
     ds = (grain.MapDataset.range(len(index)).shuffle(seed=seed).repeat(None)
           .map_with_index(_EpochRows(index, seed)))
-    ds = ds[process_index::process_count]
+    # Random draws come from the *global* position (before the process split),
+    # so hosts never repeat each other's crops, flips or clip starts.
     ds = ds.random_map(_LoadClip(index, clip), seed=seed)
+    ds = ds[process_index::process_count]
     ds = ds.batch(batch_size, drop_remainder=True, batch_fn=_collate)
     ds = ds.map_with_index(_AddMasks(samplers, seed, process_index))
     if read_threads is None:
