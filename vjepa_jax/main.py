@@ -37,8 +37,8 @@ def _initialize_distributed() -> None:
         jax.config.update('jax_num_cpu_devices', _NUM_CPU_DEVICES.value)
     explicit = _COORDINATOR.value is not None
     if explicit:
-        if jax.default_backend() == 'cpu' or os.environ.get('JAX_PLATFORMS') == 'cpu':
-            jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+        # CPU collectives across processes (only the CPU backend reads this).
+        jax.config.update('jax_cpu_collectives_implementation', 'gloo')
         jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                    num_processes=_NUM_PROCESSES.value,
                                    process_id=_PROCESS_ID.value)
