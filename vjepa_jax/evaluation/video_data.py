@@ -40,7 +40,6 @@ reshuffled per epoch; Python's / NumPy's global RNGs become one generator.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -48,12 +47,13 @@ from typing import Any
 
 import grain
 import numpy as np
-from absl import flags
 from PIL import Image, ImageEnhance, ImageOps
 
 from vjepa_jax.input import transforms
+from vjepa_jax.input.bad_input import read_or_replace
 from vjepa_jax.input.index import MixedIndex, VideoIndex, mix_indices
 from vjepa_jax.input.normalize import IMAGENET_MEAN, IMAGENET_STD
+from vjepa_jax.input.pipeline import EpochRows, prefetch
 from vjepa_jax.input.video import VideoError, decode_clips
 
 DEVICE_KEYS = ('clips', 'label', 'valid')
@@ -220,42 +220,22 @@ class _CentredWindow:
         return low + (high - low) // 2
 
 
-class _EpochRows:
-    """``(global position, position within the shuffled epoch) -> row id``."""
-
-    def __init__(self, index: MixedIndex, seed: int):
-        self.index, self.seed = index, seed
-
-    @functools.lru_cache(maxsize=2)  # noqa: B019 (one instance per dataset)
-    def order(self, epoch: int) -> np.ndarray:
-        return self.index.epoch_order(epoch, self.seed)
-
-    def __call__(self, position: int, within: int) -> int:
-        return int(self.order(position // len(self.index))[within])
-
-
 class _LoadTrain:
     def __init__(self, index: MixedIndex, config: ProbeClipConfig):
         self.index, self.config = index, config
 
     def __call__(self, row: int, rng: np.random.Generator) -> dict[str, Any]:
-        c, bad = self.config, []
-        for _ in range(c.max_replacements + 1):
-            path = self.index.path(row)
-            try:
-                segments, _ = decode_clips(path, c.frames_per_clip, c.frame_step,
-                                           c.train_segments, rng,
-                                           allow_clip_overlap=c.allow_segment_overlap)
-            except VideoError as err:
-                bad.append((path, err.reason))
-                row = int(rng.integers(self.index.num_rows))
-                continue
-            clips = np.stack([train_transform(s, rng, c) for s in segments])[:, None]
-            return {'clips': clips, 'label': self.index.label(row), 'valid': True, 'row': row,
-                    'attempts': len(bad) + 1, 'bad': bad}
-        raise RuntimeError(
-            f'{c.max_replacements + 1} videos in a row could not be read (last: {bad[-1][0]}: '
-            f'{bad[-1][1]}); the index seems to list mostly unreadable files.')
+        c = self.config
+
+        def read(path):
+            return decode_clips(path, c.frames_per_clip, c.frame_step, c.train_segments, rng,
+                                allow_clip_overlap=c.allow_segment_overlap)[0]
+
+        segments, row, bad = read_or_replace(row, self.index.path, self.index.num_rows, read,
+                                             rng, c.max_replacements)
+        clips = np.stack([train_transform(s, rng, c) for s in segments])[:, None]
+        return {'clips': clips, 'label': self.index.label(row), 'valid': True, 'row': row,
+                'attempts': len(bad) + 1, 'bad': bad}
 
 
 class _LoadEval:
@@ -327,7 +307,7 @@ def training_dataset(index: MixedIndex | VideoIndex | str | os.PathLike | Sequen
     _check(batch_size, process_index, process_count)
     index = _as_index(index)
     ds = (grain.MapDataset.range(len(index)).shuffle(seed=seed).repeat(None)
-          .map_with_index(_EpochRows(index, seed)))
+          .map_with_index(EpochRows(index, seed)))
     # Draws keyed by the global position (before the process split): hosts never
     # repeat each other's windows or augmentations.
     ds = ds.random_map(_LoadTrain(index, config), seed=seed)
@@ -355,20 +335,9 @@ def evaluation_dataset(index: MixedIndex | VideoIndex | str | os.PathLike | Sequ
 
 def to_iterator(ds: grain.MapDataset, num_workers: int = 0, read_threads: int | None = None,
                 worker_buffer_size: int = 2) -> grain.IterDataset:
-    """Threaded reading and, with ``num_workers > 0``, multiprocessing prefetch.
-
-    The batches are identical for any worker and thread count.
-    """
-    if read_threads is None:
-        read_threads = 1 if num_workers else 2
-    it = ds.to_iter_dataset(grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=2))
-    if num_workers > 0:
-        # Grain reads absl flags when it starts workers; outside an absl app they are unparsed.
-        if not flags.FLAGS.is_parsed():
-            flags.FLAGS.mark_as_parsed()
-        it = it.mp_prefetch(grain.MultiprocessingOptions(
-            num_workers=num_workers, per_worker_buffer_size=worker_buffer_size))
-    return it
+    """Threaded reading and, with ``num_workers > 0``, multiprocessing prefetch
+    (``pipeline.prefetch``). The batches are identical for any worker and thread count."""
+    return prefetch(ds, num_workers, read_threads, worker_buffer_size)
 
 
 def split_probe_batch(batch: Mapping[str, Any]) -> tuple[dict[str, Any], int, list[tuple[str, str]]]:

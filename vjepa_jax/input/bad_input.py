@@ -11,9 +11,39 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import numpy as np
+
+from vjepa_jax.input.video import VideoError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar('T')
+
+
+def read_or_replace(row: int, path_of: Callable[[int], str], num_rows: int,
+                    read: Callable[[str], T], rng: np.random.Generator,
+                    max_replacements: int) -> tuple[T, int, list[tuple[str, str]]]:
+    """Reads ``row``; an unreadable video is replaced by a row drawn from ``rng``.
+
+    Returns ``(read(path), the row actually used, [(path, reason), ...] skipped)``.
+    The replacement comes from the element's own generator, so it is the same
+    for any worker count. Raises ``RuntimeError`` after ``max_replacements``
+    replacements in a row (an index of mostly unreadable files).
+    """
+    bad: list[tuple[str, str]] = []
+    for _ in range(max_replacements + 1):
+        path = path_of(row)
+        try:
+            return read(path), row, bad
+        except VideoError as err:
+            bad.append((path, err.reason))
+            row = int(rng.integers(num_rows))
+    raise RuntimeError(
+        f'{max_replacements + 1} videos in a row could not be read (last: {bad[-1][0]}: '
+        f'{bad[-1][1]}); the index seems to list mostly unreadable files.')
 
 
 class TooManyBadVideosError(RuntimeError):

@@ -36,8 +36,9 @@ import numpy as np
 from absl import flags
 
 from vjepa_jax.input import transforms
+from vjepa_jax.input.bad_input import read_or_replace
 from vjepa_jax.input.index import MixedIndex, mix_indices
-from vjepa_jax.input.video import VideoError, decode_clips
+from vjepa_jax.input.video import decode_clips
 from vjepa_jax.masks import draw_mask_sets
 from vjepa_jax.masks.mask_sets import MaskSampler
 
@@ -60,7 +61,7 @@ class ClipConfig:
     max_replacements: int = 20
 
 
-class _EpochRows:
+class EpochRows:
     """``(global position, shuffled position in its epoch) -> row id``.
 
     Weighted mixes draw new rows every epoch (``MixedIndex.epoch_order``);
@@ -88,24 +89,18 @@ class _LoadClip:
         self.min_frames = clip.frames_per_clip * clip.frame_step if clip.filter_short_videos else None
 
     def __call__(self, row: int, rng: np.random.Generator) -> dict[str, Any]:
-        bad = []
         c = self.clip
-        for _ in range(c.max_replacements + 1):
-            path = self.index.path(row)
-            try:
-                frames, _ = decode_clips(path, c.frames_per_clip, c.frame_step, 1, rng,
-                                         min_frames=self.min_frames)
-            except VideoError as err:
-                bad.append((path, err.reason))
-                row = int(rng.integers(self.index.num_rows))
-                continue
-            video = transforms.pretrain_transform(
-                frames[0], rng, c.crop_size, c.random_resize_scale,
-                c.random_resize_aspect_ratio, c.flip_prob)
-            return {'video': video, 'label': self.index.label(row), 'row': row, 'bad': bad}
-        raise RuntimeError(
-            f'{c.max_replacements + 1} videos in a row could not be read (last: '
-            f'{bad[-1][0]}: {bad[-1][1]}); the index seems to list mostly unreadable files.')
+
+        def read(path):
+            return decode_clips(path, c.frames_per_clip, c.frame_step, 1, rng,
+                                min_frames=self.min_frames)[0]
+
+        frames, row, bad = read_or_replace(row, self.index.path, self.index.num_rows, read,
+                                           rng, c.max_replacements)
+        video = transforms.pretrain_transform(frames[0], rng, c.crop_size,
+                                              c.random_resize_scale,
+                                              c.random_resize_aspect_ratio, c.flip_prob)
+        return {'video': video, 'label': self.index.label(row), 'row': row, 'bad': bad}
 
 
 def _collate(elements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -148,13 +143,23 @@ def pretraining_dataset(index: MixedIndex | Sequence[str], samplers: Sequence[Ma
     if not 0 <= process_index < process_count:
         raise ValueError(f'process_index {process_index} is not in [0, {process_count}).')
     ds = (grain.MapDataset.range(len(index)).shuffle(seed=seed).repeat(None)
-          .map_with_index(_EpochRows(index, seed)))
+          .map_with_index(EpochRows(index, seed)))
     # Random draws come from the *global* position (before the process split),
     # so hosts never repeat each other's crops, flips or clip starts.
     ds = ds.random_map(_LoadClip(index, clip), seed=seed)
     ds = ds[process_index::process_count]
     ds = ds.batch(batch_size, drop_remainder=True, batch_fn=_collate)
     ds = ds.map_with_index(_AddMasks(samplers, seed, process_index))
+    return prefetch(ds, num_workers, read_threads, worker_buffer_size)
+
+
+def prefetch(ds: grain.MapDataset, num_workers: int = 0, read_threads: int | None = None,
+             worker_buffer_size: int = 2) -> grain.IterDataset:
+    """Threaded reading and, with ``num_workers > 0``, multiprocessing prefetch.
+
+    ``read_threads`` defaults to 1 with workers, else 2 (PyAV decodes without
+    the GIL). The elements are identical for any worker and thread count.
+    """
     if read_threads is None:
         read_threads = 1 if num_workers else 2
     it = ds.to_iter_dataset(grain.ReadOptions(num_threads=read_threads,
