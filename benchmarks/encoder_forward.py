@@ -3,7 +3,7 @@
   python benchmarks/encoder_forward.py --variant L/16 --frames 16 --size 224 \
       --batch 8 --dtype bfloat16 [--scan] [--remat full] [--steps 10] [--peak-tflops 989]
 
-Prints one table. FLOPs are counted analytically (2 x multiply-adds of the
+Prints one table. FLOPs are counted analytically (`vjepa_jax.train.flops`:
 tubelet embedding, qkv/proj/MLP matmuls and attention scores/values).
 """
 
@@ -18,15 +18,7 @@ import jax.numpy as jnp
 
 from vjepa_jax.config_lib import decode_variant
 from vjepa_jax.models import VisionTransformer
-
-
-def encoder_flops(variant, frames: int, size: int, batch: int, tubelet: int = 2) -> float:
-    """Forward FLOPs of the encoder on ``batch`` clips (matmuls only)."""
-    d, depth, mlp, p = variant.embed_dim, variant.depth, variant.mlp_dim, variant.patch_size
-    n = (frames // tubelet) * (size // p) ** 2
-    embed = n * (3 * tubelet * p * p) * d
-    per_block = n * (3 * d * d + d * d + 2 * d * mlp) + 2 * n * n * d
-    return 2.0 * batch * (embed + depth * per_block)
+from vjepa_jax.train import flops as train_flops
 
 
 def main() -> None:
@@ -59,7 +51,7 @@ def main() -> None:
         jax.block_until_ready(fwd(params, video))
         times.append(time.perf_counter() - start)
     step = statistics.median(times)
-    flops = encoder_flops(v, args.frames, args.size, args.batch)
+    flops = args.batch * train_flops.encoder_flops(model)
     tflops = flops / step / 1e12
     rows = [('device', f'{jax.devices()[0].device_kind} x{jax.device_count()}'),
             ('jax', jax.__version__),

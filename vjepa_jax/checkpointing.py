@@ -167,10 +167,6 @@ class TrainCheckpointer:
         }))
         return restored[STATE_ITEM]
 
-    def saved_config(self, step: int) -> dict[str, Any]:
-        return dict(self.manager.restore(step, args=ocp.args.Composite(**{
-            CONFIG_ITEM: ocp.args.JsonRestore()}))[CONFIG_ITEM])
-
     def wait(self) -> None:
         """Blocks until the pending save is on disk."""
         self.manager.wait_until_finished()

@@ -117,11 +117,6 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
         raise ValueError('Invalid config:\n  - ' + '\n  - '.join(problems))
 
 
-def summary(config: ConfigDict) -> dict[str, Any]:
-    """A JSON-able copy (for checkpoints and the banner)."""
-    return config.to_dict()
-
-
 OFFICIAL_DATA_MIX = ('k710_train.csv', 'ssv2_train.csv', 'howto100m_train.csv')
 
 

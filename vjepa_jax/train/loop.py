@@ -4,15 +4,15 @@ Resume order: the workdir's latest checkpoint (state and every process's data
 iterator), else ``config.init_from`` (our checkpoint directory or an official
 ``.pth.tar``), else a fresh init. Schedules and masks are functions of the
 step, so a resumed run continues the exact sequence of an uninterrupted one.
-SIGTERM (a preemption notice) makes the loop save after the current step and
-return. The host syncs with the device only at log and checkpoint steps.
+SIGTERM (a preemption notice) makes the loop save after the current step
+(with several processes: at the next log or checkpoint step, where they agree)
+and return. The host syncs with the device only at log and checkpoint steps.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +71,6 @@ class _Preemption:
         return bool(np.any(flags))
 
 
-def _schedules(o) -> Schedules:
-    return Schedules(steps_per_epoch=o.steps_per_epoch, num_epochs=o.num_epochs,
-                     warmup_epochs=o.warmup_epochs, start_lr=o.start_lr, lr=o.lr,
-                     final_lr=o.final_lr, weight_decay=o.weight_decay,
-                     final_weight_decay=o.final_weight_decay, ema=tuple(o.ema),
-                     ipe_scale=o.ipe_scale, clip_grad=o.clip_grad or None,
-                     clip_after_warmup=o.clip_after_warmup)
-
-
 def _param_count(tree) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
 
@@ -101,7 +92,7 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
                                    patch_size=encoder.patch_size,
                                    tubelet_size=encoder.tubelet_size)
     o = config.optimizer
-    setup = StepSetup(encoder, predictor, _schedules(o), loss_exp=config.loss.loss_exp,
+    setup = StepSetup(encoder, predictor, Schedules.from_config(o), loss_exp=config.loss.loss_exp,
                       reg_coeff=config.loss.reg_coeff, betas=tuple(o.betas), eps=o.eps)
     mesh = sharding.make_mesh(config.mesh)
     rules = sharding.rules_from_config(config.sharding_rules)
@@ -174,8 +165,11 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
                                                                          rules))
             first_bad = _first_bad(first_bad, step, step_metrics['loss'])
             step += 1
-            preempted = preemption.agreed()
             log_now = step % config.log_every == 0 or step == total
+            # Agreeing across processes is a collective (a host sync), so many
+            # processes only check at log and checkpoint steps.
+            if jax.process_count() == 1 or log_now or ckpt.due(step):
+                preempted = preemption.agreed()
             save_now = ckpt.due(step) or step == total or preempted
             if log_now or save_now:
                 bad_step = int(first_bad)
@@ -193,12 +187,11 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
                 writer.write(step, host)
                 writer.log_progress(step, host)
             if save_now:
-                ckpt.save(step, state, data_iter, config_lib.summary(config))
+                ckpt.save(step, state, data_iter, config.to_dict())
                 last_good = step
             if preempted:
                 break
     ckpt.close()
     writer.close()
     return {'step': step, 'preempted': preempted, 'state': state, 'workdir': str(workdir),
-            'checkpoints': str(ckpt.directory), 'started_from': source,
-            'seconds': time.perf_counter()}
+            'checkpoints': str(ckpt.directory), 'started_from': source}

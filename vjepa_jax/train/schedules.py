@@ -37,6 +37,16 @@ class Schedules:
     clip_grad: float | None = 10.0
     clip_after_warmup: bool = True
 
+    @classmethod
+    def from_config(cls, o) -> Schedules:
+        """From an experiment's ``config.optimizer`` (see ``train/config.py``)."""
+        return cls(steps_per_epoch=o.steps_per_epoch, num_epochs=o.num_epochs,
+                   warmup_epochs=o.warmup_epochs, start_lr=o.start_lr, lr=o.lr,
+                   final_lr=o.final_lr, weight_decay=o.weight_decay,
+                   final_weight_decay=o.final_weight_decay, ema=tuple(o.ema),
+                   ipe_scale=o.ipe_scale, clip_grad=o.clip_grad or None,
+                   clip_after_warmup=o.clip_after_warmup)
+
     def __post_init__(self):
         if self.steps_per_epoch < 1 or self.num_epochs <= 0:
             raise ValueError(f'steps_per_epoch ({self.steps_per_epoch}) and num_epochs '
