@@ -7,8 +7,14 @@ import socket
 import subprocess
 import sys
 
+import pytest
+from cli_runs import MICRO, TINY, cli_env, write_videos
 from conftest import REPO
-from test_pretrain_runs import MICRO, TINY, _env, videos  # noqa: F401  (pytest fixture)
+
+
+@pytest.fixture(scope='module')
+def videos(tmp_path_factory):
+    return write_videos(tmp_path_factory.mktemp('synthetic'))
 
 
 def _free_port() -> int:
@@ -24,7 +30,7 @@ def _train(workdir, videos, steps) -> list[subprocess.CompletedProcess]:
          f'--workdir={workdir}', *MICRO, '--config.checkpoint.every_steps=3',
          f'--coordinator_address=localhost:{port}', '--num_processes=2', f'--process_id={i}',
          '--num_cpu_devices=2'],
-        env=_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=cli_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(2)]
     results = []
     for p in procs:
@@ -38,7 +44,7 @@ def _train(workdir, videos, steps) -> list[subprocess.CompletedProcess]:
     return results
 
 
-def test_two_processes_train_checkpoint_and_resume(tmp_path, videos):  # noqa: F811
+def test_two_processes_train_checkpoint_and_resume(tmp_path, videos):
     workdir = tmp_path / 'run'
     first = _train(workdir, videos, 6)
     for r in first:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,24 +17,13 @@ from pathlib import Path
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from cli_runs import MICRO, TINY, cli_env, write_videos
 from conftest import OFFICIAL_SMALL, REPO
-
-TINY = REPO / 'experiments' / 'pretrain' / 'tiny.py'
-MICRO = ['--config.model.variant=w32d2h2m64/8', '--config.model.predictor.embed_dim=16',
-         '--config.model.predictor.depth=1', '--config.model.predictor.num_heads=2',
-         '--config.batch_size=4', '--config.log_every=1', '--config.checkpoint.every_steps=8',
-         '--config.data.read_threads=1']
 
 
 @pytest.fixture(scope='module')
 def videos(tmp_path_factory) -> Path:
-    spec = importlib.util.spec_from_file_location('synthetic', REPO / 'data' /
-                                                  'make_synthetic_videos.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = tmp_path_factory.mktemp('synthetic')
-    module.make_dataset(out, num_train=12, num_val=4, seed=0)
-    return out
+    return write_videos(tmp_path_factory.mktemp('synthetic'))
 
 
 def _command(workdir: Path, videos: Path, steps: int, extra=(), micro=True) -> list[str]:
@@ -51,15 +39,9 @@ def _tiny_config(videos: Path):
     return module.get_config(f'data={videos}')
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=str(REPO))
-    env.pop('XLA_FLAGS', None)
-    return env
-
-
 def _run(cmd, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=False, env=_env(), capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO)
+    return subprocess.run(cmd, check=False, env=cli_env(), capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO)
 
 
 def _losses(workdir: Path) -> list[tuple[int, float]]:
@@ -90,7 +72,7 @@ def test_sigkill_then_restart_is_bitwise_identical(tmp_path, videos):
     assert straight.returncode == 0, straight.stderr
 
     workdir = tmp_path / 'killed'
-    proc = subprocess.Popen(_command(workdir, videos, steps), env=_env(), cwd=REPO,
+    proc = subprocess.Popen(_command(workdir, videos, steps), env=cli_env(), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (workdir / 'checkpoints' / '8').is_dir(), proc)
     proc.send_signal(signal.SIGKILL)
@@ -123,7 +105,7 @@ def jax_leaves(tree):
 
 def test_sigterm_saves_and_exits_cleanly(tmp_path, videos):
     workdir = tmp_path / 'run'
-    proc = subprocess.Popen(_command(workdir, videos, 400), env=_env(), cwd=REPO,
+    proc = subprocess.Popen(_command(workdir, videos, 400), env=cli_env(), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = workdir / 'metrics.jsonl'
     _wait_for(lambda: metrics.is_file() and len(metrics.read_text().splitlines()) >= 3, proc)

@@ -1,0 +1,32 @@
+"""Shared by the CLI run tests (not a test module): the micro model, data, environment."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from conftest import REPO
+
+TINY = REPO / 'experiments' / 'pretrain' / 'tiny.py'
+MICRO = ['--config.model.variant=w32d2h2m64/8', '--config.model.predictor.embed_dim=16',
+         '--config.model.predictor.depth=1', '--config.model.predictor.num_heads=2',
+         '--config.batch_size=4', '--config.log_every=1', '--config.checkpoint.every_steps=8',
+         '--config.data.read_threads=1']
+
+
+def write_videos(out: Path) -> Path:
+    """A few synthetic labelled videos (``train.csv`` / ``val.csv``) in ``out``."""
+    spec = importlib.util.spec_from_file_location('synthetic', REPO / 'data' /
+                                                  'make_synthetic_videos.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.make_dataset(out, num_train=12, num_val=4, seed=0)
+    return out
+
+
+def cli_env() -> dict[str, str]:
+    """CPU only, the repository importable, no fake-device flags from the test process."""
+    env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=str(REPO))
+    env.pop('XLA_FLAGS', None)
+    return env
