@@ -2,7 +2,9 @@
 
 Fields of the (locked) config can be overridden with ``--config.field=value``,
 e.g. ``--config.batch_size=64 --config.data.num_workers=2``; a misspelled
-field is an error. ``config.mode`` picks what runs (``pretrain``).
+field is an error. ``config.mode`` picks what runs: ``pretrain``
+(``experiments/pretrain/``) or ``probe`` (frozen-encoder attentive probes,
+``experiments/probe/``).
 
 Multi-host: ``jax.distributed.initialize`` runs first when the environment
 describes several processes (TPU pod slices and SLURM are detected by JAX), or
@@ -61,8 +63,22 @@ def main(argv) -> int:
         from vjepa_jax.train.loop import run_pretraining
 
         result = run_pretraining(config, _WORKDIR.value)
+    elif config.mode == 'probe':
+        import jax
+
+        from vjepa_jax.evaluation.job import RESULTS_FILE, run_probe_job
+
+        result = run_probe_job(config, _WORKDIR.value)
+        best = result['best']
+        if jax.process_index() == 0:
+                print(f'probe finished: best top-1 {best["top1"]:.2f} (top-5 {best["top5"]:.2f}) '
+                  f'with lr {best["lr"]:g}, weight decay {best["weight_decay"]:g} on '
+                  f'{result["num_val"]} validation examples; results in '
+                  f'{os.path.join(os.path.abspath(_WORKDIR.value), RESULTS_FILE)}')
+        return 0
     else:
-        raise app.UsageError(f'config.mode {config.mode!r} is not supported (use "pretrain").')
+        raise app.UsageError(f'config.mode {config.mode!r} is not supported (use "pretrain" '
+                             'or "probe").')
     import jax
 
     if jax.process_index() == 0:
@@ -75,7 +91,10 @@ def main(argv) -> int:
 
 def run() -> None:
     """Entry point: user mistakes and data or divergence stops print a message, no traceback."""
+    from vjepa_jax.convert.official_config import ConversionError
+    from vjepa_jax.encoder_loading import EncoderLoadError
     from vjepa_jax.input.bad_input import TooManyBadVideosError
+    from vjepa_jax.input.images import DatasetNotPreparedError
     from vjepa_jax.train.loop import NonFiniteLossError
 
     try:
@@ -83,12 +102,14 @@ def run() -> None:
     except (NonFiniteLossError, TooManyBadVideosError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(1)
+    except (DatasetNotPreparedError, EncoderLoadError, ConversionError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
     except ValueError as e:
         if not str(e).startswith(('Invalid config', 'init_from')):
             raise
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
-
 
 if __name__ == '__main__':
     run()

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from vjepa_jax.evaluation import config as probe_config_lib
 from vjepa_jax.masks import build_mask_samplers
 from vjepa_jax.models.builder import build_jepa_models
 from vjepa_jax.train import config as config_lib
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / 'experiments'
 FILES = sorted(EXPERIMENTS.glob('**/*.py'))
+PRETRAIN_FILES = [p for p in FILES if p.parent.name == 'pretrain']
+PROBE_FILES = [p for p in FILES if p.parent.name == 'probe']
 
 
 def load(path: Path, arg: str | None = None):
@@ -25,10 +28,13 @@ def load(path: Path, arg: str | None = None):
 def test_there_are_experiment_files():
     names = {p.relative_to(EXPERIMENTS).as_posix() for p in FILES}
     assert {'pretrain/tiny.py', 'pretrain/vitl16.py', 'pretrain/vith16.py',
-            'pretrain/vith16_384.py'} <= names
+            'pretrain/vith16_384.py', 'probe/k400.py', 'probe/ssv2.py', 'probe/in1k.py',
+            'probe/places205.py', 'probe/inat21.py', 'probe/tiny.py'} <= names
+    assert set(FILES) == set(PRETRAIN_FILES) | set(PROBE_FILES)
 
 
-@pytest.mark.parametrize('path', FILES, ids=lambda p: p.relative_to(EXPERIMENTS).as_posix())
+@pytest.mark.parametrize('path', PRETRAIN_FILES,
+                         ids=lambda p: p.relative_to(EXPERIMENTS).as_posix())
 def test_experiment_builds(path):
     config = load(path)
     assert config.is_locked
@@ -91,3 +97,48 @@ def test_validation_messages_say_what_to_change(tmp_path):
     c.mesh = [('data', -1), ('fsdp', 1), ('tensor', 1)]
     with pytest.raises(ValueError, match='batch_size 6 is not divisible by the data-parallel'):
         config_lib.validate(c, num_devices=4)
+
+
+@pytest.mark.parametrize('path', PROBE_FILES, ids=lambda p: p.relative_to(EXPERIMENTS).as_posix())
+def test_probe_experiment_builds(path, tmp_path):
+    config = load(path)
+    assert config.is_locked and config.mode == 'probe'
+    with pytest.raises(AttributeError):
+        config.optimizer.lrr = 1.0
+    assert path.read_text().lstrip().startswith('"""')
+    # With a checkpoint and data that exist, the official recipes on 64 devices
+    # and the tiny one on 1 validate.
+    config.unlock()
+    config.encoder.checkpoint = str(tmp_path)
+    if config.data.kind == 'video':
+        for key in ('train_index', 'val_index'):
+            index = tmp_path / f'{key}.csv'
+            index.write_text('/v.mp4 0\n')
+            config.data[key] = [str(index)]
+    probe_config_lib.validate(config, 1 if path.stem == 'tiny' else 64)
+
+
+def test_official_probe_recipes_match_the_official_configs():
+    for task, classes, segments, batch, wd, kind in (('k400', 400, 8, 256, 0.01, 'video'),
+                                                     ('ssv2', 174, 2, 256, 0.01, 'video'),
+                                                     ('in1k', 1000, 1, 1024, 0.001, 'image'),
+                                                     ('inat21', 10000, 1, 1024, 0.001, 'image')):
+        c = load(EXPERIMENTS / 'probe' / f'{task}.py')
+        assert (c.data.kind, c.data.num_classes, c.batch_size) == (kind, classes, batch)
+        assert tuple(c.optimizer.weight_decays) == (wd,) and tuple(c.optimizer.lrs) == (1e-3,)
+        o = c.optimizer
+        assert (o.num_epochs, o.start_lr_factor, o.final_lr, o.final_weight_decay,
+                o.warmup_epochs, o.clip_grad) == (20, 1.0, 0.0, 1e-6, 0.0, 1.0)
+        assert (c.encoder.which, c.probe.depth, c.probe.attend_across_segments) == (
+            'target_encoder', 1, True)
+        assert c.data.crop_size == 224
+        if kind == 'video':
+            assert (c.data.num_segments, c.data.num_views_per_segment, c.data.frames_per_clip,
+                    c.data.frame_step) == (segments, 3, 16, 4)
+    places = load(EXPERIMENTS / 'probe' / 'places205.py')
+    assert places.data.dataset == 'places365' and places.data.num_classes == 365
+    big = load(EXPERIMENTS / 'probe' / 'k400.py', 'size=H/16_384,grid,checkpoint=/c.pth.tar')
+    assert big.data.crop_size == 384 and big.encoder.checkpoint == '/c.pth.tar'
+    assert len(big.optimizer.lrs) * len(big.optimizer.weight_decays) == 9
+    with pytest.raises(ValueError, match='size='):
+        load(EXPERIMENTS / 'probe' / 'k400.py', 'size=B/16')

@@ -36,12 +36,15 @@ def encode_clips(encoder: nn.Module, params: PyTree, clips: Array) -> Array:
     """Frozen features of every clip: ``[B, S, V, T, H, W, 3] -> [B, S, V, N, D]``.
 
     ``clips`` are normalised floats, or uint8 (normalised here, on device, in
-    the encoder's dtype). One encoder call on the flattened ``[B*S*V, T, H, W, 3]``
-    batch, under ``stop_gradient``; the tokens keep the encoder's dtype
-    (bfloat16 for a bfloat16 encoder).
+    the encoder's dtype). Images ``[B, S, V, H, W, 3]`` are accepted too: the
+    encoder repeats each along time to its ``num_frames`` (as the official
+    image probes), on the device. One encoder call on the flattened
+    ``[B*S*V, ...]`` batch, under ``stop_gradient``; the tokens keep the
+    encoder's dtype (bfloat16 for a bfloat16 encoder).
     """
-    if clips.ndim != 7:
-        raise ValueError(f'clips must be [B, S, V, T, H, W, 3], got shape {clips.shape}.')
+    if clips.ndim not in (6, 7):
+        raise ValueError('clips must be [B, S, V, T, H, W, 3] (or images [B, S, V, H, W, 3]), '
+                         f'got shape {clips.shape}.')
     b, s, v = clips.shape[:3]
     dtype = getattr(encoder, 'dtype', jnp.float32)
     video = normalize_video(clips.reshape(b * s * v, *clips.shape[3:]), dtype)

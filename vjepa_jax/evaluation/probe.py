@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import flax
@@ -316,6 +316,77 @@ def _fmt(values: np.ndarray, spec: str) -> str:
     return ' '.join(format(float(v), spec) for v in np.ravel(values))
 
 
+def train_probes(state: ProbeState, encoder_params: PyTree, train_batches: Iterator[Mapping],
+                 val_batches: Iterable[Mapping], *, total_steps: int, steps_per_epoch: int,
+                 fns: tuple[Callable, Callable, Callable], mesh: jax.sharding.Mesh,
+                 rules: sharding.Rules = sharding.DEFAULT_RULES, start_step: int = 0,
+                 log_every: int = 20, eval_every_epochs: int = 1,
+                 on_log: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+                 on_eval: Callable[[int, dict[str, Any]], None] | None = None,
+                 on_epoch_end: Callable[[int, ProbeState], None] | None = None,
+                 monitor: BadInputMonitor | None = None
+                 ) -> tuple[ProbeState, list[dict[str, Any]]]:
+    """The probe loop from ``start_step`` to ``total_steps``: train, evaluate, report.
+
+    ``fns``: ``jit_probe_fns``. ``on_log(step, metrics)`` gets host ``[G]``
+    metrics every ``log_every`` steps and at the end; ``on_eval(step, result)``
+    each evaluation (``evaluate_probes`` plus ``epoch`` and ``step``);
+    ``on_epoch_end(step, state)`` after each epoch's evaluation (checkpoints).
+    Evaluations run at the end of every ``eval_every_epochs``-th epoch and after
+    the last step. Returns the final state and the evaluations of this call.
+    """
+    features, train, evaluate = fns
+    monitor = monitor or BadInputMonitor()
+    history: list[dict[str, Any]] = []
+    with jax.set_mesh(mesh):
+        for step in range(start_step, total_steps):
+            try:
+                batch = next(train_batches)
+            except StopIteration:
+                raise ValueError(f'train_batches ended after {step} of {total_steps} steps; '
+                                 'give an endless (repeating) training stream.') from None
+            if 'data_bad' in batch:
+                monitor.update(batch['data_attempts'], batch['data_bad'])
+            x = _device_batch(batch, mesh, rules)
+            tokens = features(encoder_params, x['clips'])
+            state, metrics = train(state, tokens, x['label'], x['valid'])
+            done = step + 1
+            last = done == total_steps
+            if on_log is not None and (done % max(log_every, 1) == 0 or last):
+                on_log(done, jax.device_get(metrics))
+            epoch_end = done % steps_per_epoch == 0 or last
+            epoch = -(-done // steps_per_epoch)
+            if epoch_end and (last or (eval_every_epochs > 0 and epoch % eval_every_epochs == 0)):
+                result = evaluate_probes(state, encoder_params, val_batches, features, evaluate,
+                                         mesh, rules)
+                result = {'epoch': epoch, 'step': done, **result}
+                history.append(result)
+                if on_eval is not None:
+                    on_eval(done, result)
+            if epoch_end and on_epoch_end is not None:
+                on_epoch_end(done, state)
+    return state, history
+
+
+def summarize(history: list[dict[str, Any]], hparams: list[dict[str, float]]) -> dict[str, Any]:
+    """``{'top1', 'top5', 'best', 'num_val', 'val_bad_videos'}`` of the last evaluation."""
+    final = history[-1]
+    best = int(np.argmax(final['top1']))
+    return {'top1': np.asarray(final['top1']), 'top5': np.asarray(final['top5']),
+            'hparams': hparams,
+            'best': {'index': best, **hparams[best], 'top1': float(final['top1'][best]),
+                     'top5': float(final['top5'][best])},
+            'num_val': final['count'], 'val_bad_videos': final['bad']}
+
+
+def eval_line(result: Mapping[str, Any], hparams: list[dict[str, float]]) -> str:
+    """One readable line for an evaluation: every probe's top-1 and the best probe."""
+    best = int(np.argmax(result['top1']))
+    return (f'probe epoch {result["epoch"]} val top-1 {_fmt(result["top1"], ".2f")} | best '
+            f'probe {best} {hparams[best]}: top-1 {result["top1"][best]:.2f} top-5 '
+            f'{result["top5"][best]:.2f} ({result["count"]} videos, {result["bad"]} unreadable)')
+
+
 def run_probe(encoder: flax.linen.Module, encoder_params: PyTree,
               train_batches: Iterable[Mapping], val_batches: Iterable[Mapping],
               num_classes: int, config: ProbeConfig = ProbeConfig(), *, steps_per_epoch: int,
@@ -323,6 +394,9 @@ def run_probe(encoder: flax.linen.Module, encoder_params: PyTree,
               rules: sharding.Rules = sharding.DEFAULT_RULES,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Trains the probe grid on frozen features computed on the fly, evaluating every epoch.
+
+    In memory, no checkpoints (``evaluation.job.run_probe_job`` is the resumable
+    command-line job).
 
     Args:
       encoder, encoder_params: the frozen ``VisionTransformer`` (its ``dtype`` is
@@ -347,55 +421,35 @@ def run_probe(encoder: flax.linen.Module, encoder_params: PyTree,
     """
     mesh = sharding.make_mesh(devices=jax.devices()[:1]) if mesh is None else mesh
     say = log if jax.process_index() == 0 else (lambda _: None)
-    dtype = config.probe_dtype or encoder.dtype
-    probe = make_probe(num_classes, encoder.embed_dim, encoder.num_heads, config.depth, dtype)
-    setup = setup_from_config(config, probe, steps_per_epoch)
-    rep = sharding.replicated(mesh)
-    state = jax.device_put(init_probe_state(setup, encoder.embed_dim, config.seed), rep)
+    setup, state = probe_setup(encoder, num_classes, config, steps_per_epoch, mesh)
     if not _on_mesh(encoder_params, mesh):
-        encoder_params = jax.device_put(encoder_params, rep)
-    features, train, evaluate = jit_probe_fns(encoder, setup, mesh, rules)
+        encoder_params = jax.device_put(encoder_params, sharding.replicated(mesh))
     hparams = [{'lr': lr, 'weight_decay': wd} for lr, wd in config.grid]
     total = setup.schedules[0].total_steps
     if total < 1:
         raise ValueError(f'num_epochs={config.num_epochs} x steps_per_epoch={steps_per_epoch} '
                          'gives no training step.')
-    monitor = BadInputMonitor()
-    history: list[dict[str, Any]] = []
-    batches = iter(train_batches)
-    with jax.set_mesh(mesh):
-        for step in range(total):
-            try:
-                batch = next(batches)
-            except StopIteration:
-                raise ValueError(f'train_batches ended after {step} of {total} steps; give an '
-                                 'endless (repeating) training stream.') from None
-            if 'data_bad' in batch:
-                monitor.update(batch['data_attempts'], batch['data_bad'])
-            x = _device_batch(batch, mesh, rules)
-            tokens = features(encoder_params, x['clips'])
-            state, metrics = train(state, tokens, x['label'], x['valid'])
-            epoch = step // steps_per_epoch + 1
-            if (step + 1) % max(config.log_every, 1) == 0 or step + 1 == total:
-                m = jax.device_get(metrics)
-                say(f'probe step {step + 1}/{total} epoch {epoch} | loss {_fmt(m["loss"], ".4f")}'
-                    f' | train top-1 {_fmt(100 * m["top1"], ".1f")} | lr {_fmt(m["lr"], ".2e")}')
-            last = step + 1 == total
-            epoch_end = (step + 1) % steps_per_epoch == 0 or last
-            every = config.eval_every_epochs
-            if epoch_end and (last or (every > 0 and epoch % every == 0)):
-                result = evaluate_probes(state, encoder_params, val_batches, features, evaluate,
-                                         mesh, rules)
-                history.append({'epoch': epoch, 'step': step + 1, **result})
-                best = int(np.argmax(result['top1']))
-                say(f'probe epoch {epoch} val top-1 {_fmt(result["top1"], ".2f")} | best probe '
-                    f'{best} {hparams[best]}: top-1 {result["top1"][best]:.2f} top-5 '
-                    f'{result["top5"][best]:.2f} ({result["count"]} videos, '
-                    f'{result["bad"]} unreadable)')
-    final = history[-1]
-    best = int(np.argmax(final['top1']))
-    return {'top1': final['top1'], 'top5': final['top5'], 'hparams': hparams,
-            'best': {'index': best, **hparams[best], 'top1': float(final['top1'][best]),
-                     'top5': float(final['top5'][best])},
-            'history': history, 'num_val': final['count'], 'val_bad_videos': final['bad'],
-            'state': state}
+
+    def on_log(step, m):
+        say(f'probe step {step}/{total} epoch {-(-step // steps_per_epoch)} | loss '
+            f'{_fmt(m["loss"], ".4f")} | train top-1 {_fmt(100 * m["top1"], ".1f")} | lr '
+            f'{_fmt(m["lr"], ".2e")}')
+
+    state, history = train_probes(
+        state, encoder_params, iter(train_batches), val_batches, total_steps=total,
+        steps_per_epoch=steps_per_epoch, fns=jit_probe_fns(encoder, setup, mesh, rules),
+        mesh=mesh, rules=rules, log_every=config.log_every,
+        eval_every_epochs=config.eval_every_epochs, on_log=on_log,
+        on_eval=lambda step, result: say(eval_line(result, hparams)))
+    return {**summarize(history, hparams), 'history': history, 'state': state}
+
+
+def probe_setup(encoder: flax.linen.Module, num_classes: int, config: ProbeConfig,
+                steps_per_epoch: int, mesh: jax.sharding.Mesh) -> tuple[ProbeSetup, ProbeState]:
+    """The grid's static setup and its fresh state, replicated over ``mesh``."""
+    dtype = config.probe_dtype or encoder.dtype
+    probe = make_probe(num_classes, encoder.embed_dim, encoder.num_heads, config.depth, dtype)
+    setup = setup_from_config(config, probe, steps_per_epoch)
+    state = jax.device_put(init_probe_state(setup, encoder.embed_dim, config.seed),
+                           sharding.replicated(mesh))
+    return setup, state
