@@ -1,4 +1,4 @@
-# vjepa_jax: `make demo` runs the tiny pretraining on synthetic videos, `make test` the tests.
+# vjepa_jax: `make demo` pretrains and probes a tiny V-JEPA on synthetic videos, `make test` tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,10 +25,22 @@ DEMO_RUN := runs/demo
 $(DEMO_DATA)/train.csv: data/make_synthetic_videos.py | $(STAMP)
 	$(BIN)/python data/make_synthetic_videos.py --out $(DEMO_DATA) --force
 
-# Tiny pretraining on the CPU; a second `make demo` resumes (or reports it is done).
+# The whole story on the CPU: tiny pretraining, then a frozen attentive probe on the
+# pretrained encoder and on the same encoder at random init (held-out split), both
+# top-1 accuracies, and the pictures. Running it again resumes or reuses finished steps.
 demo: install $(DEMO_DATA)/train.csv
 	$(BIN)/python -m vjepa_jax.main --config experiments/pretrain/tiny.py:data=$(DEMO_DATA) \
-	    --workdir $(DEMO_RUN)
+	    --workdir $(DEMO_RUN)/pretrain
+	$(BIN)/python -m vjepa_jax.main --config \
+	    experiments/probe/tiny.py:checkpoint=$(DEMO_RUN)/pretrain,data=$(DEMO_DATA) \
+	    --workdir $(DEMO_RUN)/probe_pretrained
+	$(BIN)/python -m vjepa_jax.main --config \
+	    experiments/probe/tiny.py:checkpoint=$(DEMO_RUN)/pretrain,data=$(DEMO_DATA),random_init \
+	    --workdir $(DEMO_RUN)/probe_random
+	$(BIN)/python -m vjepa_jax.visualize loss --workdir $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/loss.png
+	$(BIN)/python -m vjepa_jax.visualize pca --checkpoint $(DEMO_RUN)/pretrain \
+	    --video $(DEMO_DATA)/val/00000.mp4 --frame-step 2 --out $(DEMO_RUN)/pca.png
+	$(BIN)/python -m vjepa_jax.demo_summary $(DEMO_RUN)
 
 lint: install
 	$(BIN)/ruff check vjepa_jax tests benchmarks data experiments
