@@ -112,6 +112,18 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
+def planned_batch_split(spec: Sequence[tuple[str, int]], rules: Rules,
+                        num_devices: int) -> tuple[int, dict[str, int]]:
+    """``(ways the batch is split, {axis: size})`` of a mesh spec, before any mesh exists.
+
+    For config validation; raises ``mesh_shape``'s ``ValueError`` for a bad spec.
+    """
+    sizes = dict(zip([name for name, _ in spec], mesh_shape(spec, num_devices)))
+    axes = batch_axes(rules)
+    axes = (axes,) if isinstance(axes, str) else (axes or ())
+    return math.prod(sizes.get(a, 1) for a in axes), sizes
+
+
 def data_parallel_size(mesh: Mesh, rules: Rules) -> int:
     """How many ways the batch axis is split."""
     axes = batch_axes(rules)

@@ -3,9 +3,7 @@ random init, the image path and the command line."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from cli_runs import cli_env, experiment_config, write_videos
 from conftest import REPO
 from test_encoder_loading import official_file
 
@@ -24,33 +23,15 @@ from vjepa_jax.input import images
 TINY_PROBE = REPO / 'experiments' / 'probe' / 'tiny.py'
 
 
-def load(path: Path, arg: str):
-    spec = importlib.util.spec_from_file_location(f'probe_{path.stem}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(arg)
-
-
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=str(REPO))
-    env.pop('XLA_FLAGS', None)
-    return env
-
-
 @pytest.fixture(scope='module')
 def videos(tmp_path_factory) -> Path:
-    spec = importlib.util.spec_from_file_location('synthetic_videos',
-                                                  REPO / 'data' / 'make_synthetic_videos.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = tmp_path_factory.mktemp('probe_videos')
-    module.make_dataset(out, num_train=16, num_val=8, size=32, frames=16, seed=1)
-    return out
+    return write_videos(tmp_path_factory.mktemp('probe_videos'), num_train=16, num_val=8,
+                        size=32, frames=16, seed=1)
 
 
 def tiny_config(checkpoint, data, **overrides):
     arg = f'checkpoint={checkpoint},data={data},epochs=2,batch=8'
-    c = load(TINY_PROBE, arg)
+    c = experiment_config(TINY_PROBE, arg)
     c.unlock()
     c.checkpoint.update({'every_epochs': 1, 'async_save': False})
     c.eval_every_epochs = 1

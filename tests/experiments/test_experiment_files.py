@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from cli_runs import experiment_config
 
 from vjepa_jax.evaluation import config as probe_config_lib
 from vjepa_jax.masks import build_mask_samplers
@@ -18,11 +18,7 @@ PRETRAIN_FILES = [p for p in FILES if p.parent.name == 'pretrain']
 PROBE_FILES = [p for p in FILES if p.parent.name == 'probe']
 
 
-def load(path: Path, arg: str | None = None):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(arg)
+load = experiment_config
 
 
 def test_there_are_experiment_files():

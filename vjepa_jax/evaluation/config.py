@@ -26,7 +26,6 @@ crop 224 (384 for the H/16-384 encoder). Images are repeated to 16 frames.
 
 from __future__ import annotations
 
-import math
 import os
 
 import jax
@@ -220,14 +219,11 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
     if config.optimizer.num_epochs <= 0:
         problems.append(f'optimizer.num_epochs must be > 0, got {config.optimizer.num_epochs}.')
     try:
-        shape = sharding.mesh_shape(config.mesh, num_devices)
+        ways, sizes = sharding.planned_batch_split(
+            config.mesh, sharding.rules_from_config(config.sharding_rules), num_devices)
     except ValueError as err:
         problems.append(f'mesh: {err}')
     else:
-        sizes = dict(zip([name for name, _ in config.mesh], shape))
-        axes = sharding.batch_axes(sharding.rules_from_config(config.sharding_rules))
-        axes = (axes,) if isinstance(axes, str) else (axes or ())
-        ways = math.prod(sizes.get(a, 1) for a in axes)
         for key in ('batch_size', 'eval_batch_size'):
             value = config[key] or config.batch_size
             if value < 1 or value % ways or value % process_count:

@@ -207,7 +207,7 @@ def run_probe_job(config, workdir: str | os.PathLike) -> dict[str, Any]:
                       'encoder': {'checkpoint': os.path.abspath(e.checkpoint), 'which': e.which,
                                   'random_init': bool(e.random_init)},
                       'num_classes': config.data.num_classes, 'steps': total,
-                      'history': [{k: v for k, v in h.items()} for h in history]})
+                      'history': history})
     if jax.process_index() == 0:
         (workdir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + '\n')
     return results

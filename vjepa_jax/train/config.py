@@ -8,7 +8,6 @@ into messages that say what to change.
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -84,14 +83,11 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
     if m.dtype not in DTYPES:
         problems.append(f'model.dtype {m.dtype!r} is not one of {sorted(DTYPES)}.')
     try:
-        shape = sharding.mesh_shape(config.mesh, num_devices)
+        ways, mesh_sizes = sharding.planned_batch_split(
+            config.mesh, sharding.rules_from_config(config.sharding_rules), num_devices)
     except ValueError as e:
         problems.append(f'mesh: {e}')
     else:
-        mesh_sizes = dict(zip([name for name, _ in config.mesh], shape))
-        axes = sharding.batch_axes(sharding.rules_from_config(config.sharding_rules))
-        axes = (axes,) if isinstance(axes, str) else (axes or ())
-        ways = math.prod(mesh_sizes.get(a, 1) for a in axes)
         if config.batch_size % ways:
             problems.append(f'batch_size {config.batch_size} is not divisible by the '
                             f'data-parallel size {ways} (mesh {mesh_sizes}).')

@@ -1,4 +1,5 @@
-"""Shared by the CLI run tests (not a test module): the micro model, data, environment."""
+"""Shared by the CLI run tests (not a test module): the micro model, data, environment,
+experiment configs."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ MICRO = ['--config.model.variant=w32d2h2m64/8', '--config.model.predictor.embed_
          '--config.data.read_threads=1']
 
 
-def write_videos(out: Path) -> Path:
-    """A few synthetic labelled videos (``train.csv`` / ``val.csv``) in ``out``."""
+def write_videos(out: Path, **sizes) -> Path:
+    """A few synthetic labelled videos (``train.csv`` / ``val.csv``) in ``out``.
+
+    ``sizes``: ``make_dataset`` arguments (default 12 train and 4 val videos).
+    """
     spec = importlib.util.spec_from_file_location('synthetic', REPO / 'data' /
                                                   'make_synthetic_videos.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.make_dataset(out, num_train=12, num_val=4, seed=0)
+    module.make_dataset(out, **{'num_train': 12, 'num_val': 4, 'seed': 0, **sizes})
     return out
 
 
@@ -30,3 +34,12 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=str(REPO))
     env.pop('XLA_FLAGS', None)
     return env
+
+
+def experiment_config(path: Path, arg: str | None = None):
+    """``get_config(arg)`` of an experiment file."""
+    spec = importlib.util.spec_from_file_location(f'experiment_{path.parent.name}_{path.stem}',
+                                                  path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(arg)
