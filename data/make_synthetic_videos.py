@@ -35,6 +35,10 @@ Usage::
 
     python data/make_synthetic_videos.py --out /tmp/moving_shapes \
         [--num-train 320 --num-val 80 --seed 0 --size 64 --frames 32 --fps 8 --workers 2]
+
+Variants for experiments (``Style``; docs/evaluation.md): ``--monochrome``,
+``--flat-background``, ``--flickers N`` (one-frame distractor discs), ``--speeds
+SLOW,FAST`` and ``--speed-jitter``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -61,6 +66,47 @@ _DIRECTION_STEP = {'left': (0.0, -1.0), 'right': (0.0, 1.0), 'up': (-1.0, 0.0),
 # Pixels per frame at size 64; far enough apart that the +-20 % jitter keeps them apart.
 _SPEED_PX = {'slow': 1.0, 'fast': 2.5}
 _SPEED_JITTER = 0.2
+_MONOCHROME = 240.0  # the shapes' grey level with Style(monochrome=True)
+
+
+class Style(NamedTuple):
+    """Variants of the look and motion (the defaults make the standard dataset).
+
+    The variants exist for experiments on what a pretrained encoder learns
+    (docs/evaluation.md): ``monochrome`` draws every shape in one light grey,
+    ``flat_background`` replaces the textured background by mid grey (noise
+    stays), ``flickers`` adds that many distractor discs per frame at fresh random
+    places (each visible for one frame only, so they carry no motion), and
+    ``slow`` / ``fast`` / ``speed_jitter`` set the speeds in pixels per frame at
+    size 64. Whatever the style, a single frame carries no label information.
+    """
+
+    monochrome: bool = False
+    flat_background: bool = False
+    flickers: int = 0
+    slow: float = _SPEED_PX['slow']
+    fast: float = _SPEED_PX['fast']
+    speed_jitter: float = _SPEED_JITTER
+
+    def check(self) -> None:
+        """Raises ValueError for settings that would make an invalid or unlabelled set."""
+        if not 0.0 <= self.speed_jitter < 1.0:
+            raise ValueError(f'speed jitter must be in [0, 1), got {self.speed_jitter}')
+        if not 0.0 < self.slow < self.fast:
+            raise ValueError(f'speeds must satisfy 0 < slow < fast, got slow {self.slow}, '
+                             f'fast {self.fast}')
+        if self.slow * (1 + self.speed_jitter) >= self.fast * (1 - self.speed_jitter):
+            raise ValueError(f'with jitter +-{self.speed_jitter:.0%} the slow ({self.slow}) '
+                             f'and fast ({self.fast}) speed ranges overlap; separate them '
+                             'or lower the jitter')
+        if self.flickers < 0:
+            raise ValueError(f'flickers must be >= 0, got {self.flickers}')
+
+    def speed(self, name: str) -> float:
+        return self.slow if name == 'slow' else self.fast
+
+
+STANDARD = Style()
 _SPLITS = {'train': 0, 'val': 1}
 
 # x264's SIMD level must be pinned for reproducible files: with its AVX-512 code the
@@ -92,12 +138,12 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def render_clip(seed: int | Sequence[int] | np.random.SeedSequence, label: int, *,
-                size: int = 64, frames: int = 32) -> np.ndarray:
+                size: int = 64, frames: int = 32, style: Style = STANDARD) -> np.ndarray:
     """One clip of class ``label``: uint8 RGB ``[frames, size, size, 3]``.
 
     The appearance (background, shapes, start positions, noise) depends on ``seed``
     only; the label changes nothing but the velocity, so frame 0 is the same for every
-    label.
+    label. ``style``: variants of the look and speeds (``Style``).
     """
     direction, speed = class_motion(label)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -105,13 +151,17 @@ def render_clip(seed: int | Sequence[int] | np.random.SeedSequence, label: int, 
     rng = np.random.default_rng(appearance_seq)
     motion_rng = np.random.default_rng(motion_seq)
 
-    video = np.broadcast_to(_background(rng, size), (frames, size, size, 3)).copy()
+    background = _background(rng, size)  # drawn in any case: the same clip seed, the same shapes
+    if style.flat_background:
+        background = np.full_like(background, 128.0)
+    video = np.broadcast_to(background, (frames, size, size, 3)).copy()
     centres = np.arange(size, dtype=np.float32) + 0.5
     t = np.arange(frames, dtype=np.float32)[:, None, None]
 
     step = np.asarray(_DIRECTION_STEP[direction], np.float32)
-    px_per_frame = _SPEED_PX[speed] * size / 64.0
-    velocity = step * px_per_frame * motion_rng.uniform(1 - _SPEED_JITTER, 1 + _SPEED_JITTER)
+    px_per_frame = style.speed(speed) * size / 64.0
+    jitter = style.speed_jitter
+    velocity = step * px_per_frame * motion_rng.uniform(1 - jitter, 1 + jitter)
 
     for _ in range(int(rng.integers(1, 4))):
         kind = int(rng.integers(3))
@@ -119,6 +169,8 @@ def render_clip(seed: int | Sequence[int] | np.random.SeedSequence, label: int, 
         colour = rng.random(3)
         # Stretch to the full range: vivid colours stand out from the mid-grey background.
         colour = (colour - colour.min()) / (np.ptp(colour) + 1e-8) * 255.0
+        if style.monochrome:
+            colour = np.full(3, _MONOCHROME)
         y0, x0 = rng.uniform(0, size, size=2).astype(np.float32)
         cy = (y0 + velocity[0] * t) % size  # [T, 1, 1]
         cx = (x0 + velocity[1] * t) % size
@@ -134,6 +186,16 @@ def render_clip(seed: int | Sequence[int] | np.random.SeedSequence, label: int, 
         # One-pixel soft edge: sub-pixel positions move smoothly instead of in jumps.
         alpha = np.clip(radius - dist + np.float32(0.5), 0, 1)[..., None]
         video += alpha * (colour.astype(np.float32) - video)
+
+    grey = np.full(3, _MONOCHROME, np.float32)
+    for t_index in range(frames if style.flickers else 0):
+        for _ in range(style.flickers):
+            radius = np.float32(rng.uniform(0.08, 0.16) * size)
+            y0, x0 = rng.uniform(0, size, size=2).astype(np.float32)
+            dy = (centres[:, None] - y0 + size / 2) % size - size / 2
+            dx = (centres[None, :] - x0 + size / 2) % size - size / 2
+            alpha = np.clip(radius - np.sqrt(dy ** 2 + dx ** 2) + np.float32(0.5), 0, 1)
+            video[t_index] += alpha[..., None] * (grey - video[t_index])
 
     video += np.float32(3.0) * rng.standard_normal(video.shape, dtype=np.float32)
     return np.clip(np.rint(video), 0, 255).astype(np.uint8)
@@ -166,15 +228,15 @@ def split_labels(seed: int, split: str, num: int) -> np.ndarray:
     return rng.permutation(np.arange(num) % NUM_CLASSES)
 
 
-def _make_one(task: tuple[str, int, str, int, int, int, int, int]) -> str:
-    path, seed, split, index, label, size, frames, fps = task
+def _make_one(task: tuple[str, int, str, int, int, int, int, int, Style]) -> str:
+    path, seed, split, index, label, size, frames, fps, style = task
     write_video(path, render_clip(_clip_seed(seed, split, index), label, size=size,
-                                  frames=frames), fps)
+                                  frames=frames, style=style), fps)
     return path
 
 
 def _readme(num_train: int, num_val: int, seed: int, size: int, frames: int,
-            fps: int) -> str:
+            fps: int, style: Style) -> str:
     classes = '\n'.join(f'  {i} {name}' for i, name in enumerate(CLASS_NAMES))
     return (
         'Synthetic moving-shapes videos (vjepa_jax data/make_synthetic_videos.py).\n\n'
@@ -183,9 +245,12 @@ def _readme(num_train: int, num_val: int, seed: int, size: int, frames: int,
         'so a single frame carries no label information.\n\n'
         f'clips: {num_train} train + {num_val} val; {size}x{size} pixels, {frames} frames '
         f'at {fps} fps;\nH.264 yuv420p mp4; seed {seed}.\n'
-        f'speeds (pixels/frame): slow {_SPEED_PX["slow"] * size / 64:g}, '
-        f'fast {_SPEED_PX["fast"] * size / 64:g}, each +-{_SPEED_JITTER:.0%}; '
-        'motion wraps around the frame.\n\n'
+        f'speeds (pixels/frame): slow {style.slow * size / 64:g}, '
+        f'fast {style.fast * size / 64:g}, each +-{style.speed_jitter:.0%}; '
+        'motion wraps around the frame.\n'
+        f'style: {"monochrome" if style.monochrome else "coloured"} shapes, '
+        f'{"flat" if style.flat_background else "textured"} background, '
+        f'{style.flickers} flickering distractors per frame.\n\n'
         f'classes (label name):\n{classes}\n\n'
         'train.csv / val.csv: one "/absolute/path.mp4 label" per line (official format).\n'
     )
@@ -206,8 +271,8 @@ def _clear_previous(out: str) -> None:
 
 def make_dataset(out: str | os.PathLike, *, num_train: int = 320, num_val: int = 80,
                  seed: int = 0, size: int = 64, frames: int = 32, fps: int = 8,
-                 workers: int = 1, force: bool = False, verbose: bool = False
-                 ) -> dict[str, str]:
+                 workers: int = 1, force: bool = False, verbose: bool = False,
+                 style: Style = STANDARD) -> dict[str, str]:
     """Write the dataset into ``out``; returns ``{'train': csv_path, 'val': csv_path}``.
 
     Args:
@@ -220,11 +285,13 @@ def make_dataset(out: str | os.PathLike, *, num_train: int = 320, num_val: int =
       workers: encoding processes (1: in this process).
       force: write into a non-empty ``out``, replacing files of an earlier run.
       verbose: print progress.
+      style: variants of the look and speeds (``Style``; the default is the standard set).
     """
     if size < 16 or size % 2:
         raise ValueError(f'size must be even and >= 16, got {size}')
     if frames < 2 or fps < 1 or num_train < 0 or num_val < 0:
         raise ValueError('frames must be >= 2, fps >= 1, clip counts >= 0')
+    style.check()
     out = os.path.abspath(os.fspath(out))
     if os.path.isdir(out) and os.listdir(out):
         if not force:
@@ -240,7 +307,7 @@ def make_dataset(out: str | os.PathLike, *, num_train: int = 320, num_val: int =
         lines[split] = []
         for i, label in enumerate(labels):
             path = os.path.join(out, split, f'{i:05d}.mp4')
-            tasks.append((path, seed, split, i, int(label), size, frames, fps))
+            tasks.append((path, seed, split, i, int(label), size, frames, fps, style))
             lines[split].append(f'{path} {int(label)}\n')
 
     start = time.perf_counter()
@@ -270,7 +337,7 @@ def make_dataset(out: str | os.PathLike, *, num_train: int = 320, num_val: int =
     with open(os.path.join(out, 'classes.txt'), 'w') as f:
         f.writelines(f'{i} {name}\n' for i, name in enumerate(CLASS_NAMES))
     with open(os.path.join(out, 'README'), 'w') as f:
-        f.write(_readme(num_train, num_val, seed, size, frames, fps))
+        f.write(_readme(num_train, num_val, seed, size, frames, fps, style))
     return index_files
 
 
@@ -290,7 +357,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='encoding processes (default: CPU count, at most 8)')
     parser.add_argument('--force', action='store_true',
                         help='write into a non-empty --out, replacing an earlier run')
+    variants = parser.add_argument_group(
+        'variants', 'other looks and speeds, for experiments (docs/evaluation.md); the '
+        'defaults make the standard set')
+    variants.add_argument('--monochrome', action='store_true',
+                          help='all shapes in one light grey instead of random colours')
+    variants.add_argument('--flat-background', action='store_true',
+                          help='mid-grey background instead of a random smooth texture')
+    variants.add_argument('--flickers', type=int, default=0,
+                          help='distractor discs per frame, each shown for one frame only')
+    variants.add_argument('--speeds', default=f'{_SPEED_PX["slow"]:g},{_SPEED_PX["fast"]:g}',
+                          help='SLOW,FAST in pixels per frame at size 64')
+    variants.add_argument('--speed-jitter', type=float, default=_SPEED_JITTER,
+                          help='relative per-clip speed jitter')
     args = parser.parse_args(argv)
+    try:
+        slow, fast = (float(v) for v in args.speeds.split(','))
+    except ValueError:
+        print(f'error: --speeds must be two numbers SLOW,FAST, got {args.speeds!r}',
+              file=sys.stderr)
+        return 2
+    style = Style(monochrome=args.monochrome, flat_background=args.flat_background,
+                  flickers=args.flickers, slow=slow, fast=fast,
+                  speed_jitter=args.speed_jitter)
 
     start = time.perf_counter()
     print(f'writing {args.num_train} train + {args.num_val} val clips '
@@ -300,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         index_files = make_dataset(
             args.out, num_train=args.num_train, num_val=args.num_val, seed=args.seed,
             size=args.size, frames=args.frames, fps=args.fps, workers=args.workers,
-            force=args.force, verbose=True)
+            force=args.force, verbose=True, style=style)
     except (FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

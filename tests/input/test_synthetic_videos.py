@@ -172,3 +172,57 @@ def test_encoding_is_reproducible(tmp_path):
         msv.write_video(path, frames, 8)
         contents.add(path.read_bytes())
     assert len(contents) == 1
+
+
+def test_style_variants_change_only_the_look():
+    style = msv.Style(monochrome=True, flat_background=True, flickers=2)
+    plain = msv.Style(monochrome=True, flat_background=True)
+    clip = msv.render_clip(7, 1, style=style).astype(np.int32)
+    # Grey everywhere: shapes, distractors and background have R = G = B up to the noise.
+    assert np.abs(clip[..., 0] - clip[..., 1]).max() < 30
+    # Background at mid grey, shapes at the monochrome level.
+    assert abs(np.median(clip) - 128) < 5 and np.percentile(clip, 99.5) > 220
+    # The distractors add bright pixels to every frame.
+    bright = (clip.mean(-1) > 200).sum(axis=(1, 2))
+    bright_plain = (msv.render_clip(7, 1, style=plain).mean(-1) > 200).sum(axis=(1, 2))
+    assert (bright > bright_plain).all()
+    # Still no label in a single frame.
+    firsts = [msv.render_clip(7, label, style=style)[0] for label in range(msv.NUM_CLASSES)]
+    for frame in firsts[1:]:
+        np.testing.assert_array_equal(frame, firsts[0])
+
+
+@pytest.mark.parametrize('label', [0, 5])
+def test_style_speeds(label):
+    style = msv.Style(monochrome=True, flat_background=True, slow=1.0, fast=1.5,
+                      speed_jitter=0.1)
+    direction, speed = msv.class_motion(label)
+    clip = msv.render_clip(9, label, style=style)[::2]  # 16 frames at frame_step 2
+    dy, dx = motion(clip, lag=2)  # 4 video frames apart
+    along = {'left': -dx, 'right': dx}[direction]
+    # slow: 4 x 1.0 +-10 % -> 3.6..4.4 px; fast: 4 x 1.5 +-10 % -> 5.4..6.6 px.
+    assert (along == 4) if speed == 'slow' else (5 <= along <= 7), (dy, dx)
+    assert dy == 0
+
+
+def test_style_errors(tmp_path):
+    for bad in (msv.Style(slow=2.0, fast=1.0), msv.Style(slow=1.0, fast=1.1),
+                msv.Style(speed_jitter=1.0), msv.Style(flickers=-1)):
+        with pytest.raises(ValueError):
+            msv.make_dataset(tmp_path / 'x', num_train=1, num_val=0, style=bad)
+    assert msv.main(['--out', str(tmp_path / 'y'), '--speeds', '1']) == 2
+    assert msv.main(['--out', str(tmp_path / 'z'), '--speeds', '2,1']) == 2
+    assert not (tmp_path / 'z' / 'train.csv').exists()
+
+
+def test_cli_style_flags(tmp_path):
+    out = tmp_path / 'variant'
+    assert msv.main(['--out', str(out), '--num-train', '2', '--num-val', '0', '--workers',
+                     '1', '--monochrome', '--flat-background', '--flickers', '1',
+                     '--speeds', '1,1.5', '--speed-jitter', '0.1']) == 0
+    readme = (out / 'README').read_text()
+    assert 'monochrome shapes, flat background, 1 flickering' in readme
+    assert 'slow 1, fast 1.5, each +-10%' in readme
+    path = read_index(out / 'train.csv')[0][0]
+    clip = decode_clips(path, 4, 1, 1, None)[0][0].astype(np.int32)
+    assert np.abs(clip[..., 0] - clip[..., 1]).max() < 40  # grey after H.264 too
