@@ -137,6 +137,23 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(base + 25.0 * smooth, 0, 255).astype(np.float32)
 
 
+def _torus_offsets(cy: np.ndarray, cx: np.ndarray, centres: np.ndarray, size: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Signed offsets of the pixel centres from ``(cy, cx)`` on the torus, in (-size/2, size/2].
+
+    ``cy``/``cx``: scalars or ``[T, 1, 1]``; returns ``dy`` ``[..., S, 1]`` and ``dx``
+    ``[..., 1, S]``.
+    """
+    dy = (centres[:, None] - cy + size / 2) % size - size / 2
+    dx = (centres[None, :] - cx + size / 2) % size - size / 2
+    return dy, dx
+
+
+def _soft_edge(radius: np.float32, dist: np.ndarray) -> np.ndarray:
+    # One-pixel soft edge: sub-pixel positions move smoothly instead of in jumps.
+    return np.clip(radius - dist + np.float32(0.5), 0, 1)
+
+
 def render_clip(seed: int | Sequence[int] | np.random.SeedSequence, label: int, *,
                 size: int = 64, frames: int = 32, style: Style = STANDARD) -> np.ndarray:
     """One clip of class ``label``: uint8 RGB ``[frames, size, size, 3]``.
@@ -174,28 +191,24 @@ def render_clip(seed: int | Sequence[int] | np.random.SeedSequence, label: int, 
         y0, x0 = rng.uniform(0, size, size=2).astype(np.float32)
         cy = (y0 + velocity[0] * t) % size  # [T, 1, 1]
         cx = (x0 + velocity[1] * t) % size
-        # Signed offsets on the torus, in (-size/2, size/2].
-        dy = (centres[None, :, None] - cy + size / 2) % size - size / 2  # [T, S, 1]
-        dx = (centres[None, None, :] - cx + size / 2) % size - size / 2  # [T, 1, S]
+        dy, dx = _torus_offsets(cy, cx, centres, size)  # [T, S, 1], [T, 1, S]
         if kind == 0:
             dist = np.sqrt(dy ** 2 + dx ** 2)
         elif kind == 1:
             dist = np.maximum(np.abs(dy), np.abs(dx))
         else:
             dist = (np.abs(dy) + np.abs(dx)) * np.float32(np.sqrt(0.5))
-        # One-pixel soft edge: sub-pixel positions move smoothly instead of in jumps.
-        alpha = np.clip(radius - dist + np.float32(0.5), 0, 1)[..., None]
+        alpha = _soft_edge(radius, dist)[..., None]
         video += alpha * (colour.astype(np.float32) - video)
 
     grey = np.full(3, _MONOCHROME, np.float32)
-    for t_index in range(frames if style.flickers else 0):
+    for t_index in range(frames):
         for _ in range(style.flickers):
             radius = np.float32(rng.uniform(0.08, 0.16) * size)
             y0, x0 = rng.uniform(0, size, size=2).astype(np.float32)
-            dy = (centres[:, None] - y0 + size / 2) % size - size / 2
-            dx = (centres[None, :] - x0 + size / 2) % size - size / 2
-            alpha = np.clip(radius - np.sqrt(dy ** 2 + dx ** 2) + np.float32(0.5), 0, 1)
-            video[t_index] += alpha[..., None] * (grey - video[t_index])
+            dy, dx = _torus_offsets(y0, x0, centres, size)
+            alpha = _soft_edge(radius, np.sqrt(dy ** 2 + dx ** 2))[..., None]
+            video[t_index] += alpha * (grey - video[t_index])
 
     video += np.float32(3.0) * rng.standard_normal(video.shape, dtype=np.float32)
     return np.clip(np.rint(video), 0, 255).astype(np.uint8)
