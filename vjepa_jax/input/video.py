@@ -204,6 +204,19 @@ def _looks_like_video_container(path: str) -> bool:
     return any(head.startswith(magic) for magic in _MAGIC_PREFIXES)
 
 
+def _open_options() -> dict[str, str]:
+    # PyAV < 19 decodes container metadata strictly unless told to ignore bad
+    # bytes; PyAV 19 dropped the argument (``av.open`` raises TypeError on it).
+    try:
+        major = int(av.__version__.split('.')[0])
+    except ValueError:
+        return {}
+    return {'metadata_errors': 'ignore'} if major < 19 else {}
+
+
+_OPEN_OPTIONS = _open_options()
+
+
 def _open(path: str) -> av.container.InputContainer:
     """Open ``path`` for reading or raise the matching VideoError."""
     try:
@@ -217,7 +230,7 @@ def _open(path: str) -> av.container.InputContainer:
     if st.st_size == 0:
         raise VideoError(path, 'empty', 'the file has zero bytes')
     try:
-        return av.open(path, metadata_errors='ignore')
+        return av.open(path, **_OPEN_OPTIONS)
     except PermissionError as e:
         raise VideoError(path, 'unreadable', str(e)) from None
     except _AV_ERRORS as e:
