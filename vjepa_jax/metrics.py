@@ -276,7 +276,8 @@ class MetricsWriter:
         self._print(self.progress_line(step, metrics))
 
     def banner(self, *, config: Any = None, mesh: Any = None, global_batch: int | None = None,
-               param_counts: Mapping[str, int] | None = None) -> str:
+               param_counts: Mapping[str, int] | None = None,
+               sharding_note: str = '') -> str:
         """Prints the start banner and writes ``WORKDIR/config.json``; call once.
 
         Args:
@@ -285,6 +286,8 @@ class MetricsWriter:
           mesh: a ``jax.sharding.Mesh`` or a mapping axis name -> size.
           global_batch: clips per global step.
           param_counts: e.g. ``{'encoder': n, 'predictor': m}``.
+          sharding_note: one line on params whose rule-given layout did not
+            divide the mesh (``sharding.fallback_note``); '' when none.
 
         Returns:
           The banner text (empty when disabled).
@@ -301,6 +304,8 @@ class MetricsWriter:
         ]
         if mesh is not None:
             lines.append(f'mesh: {_format_mesh(mesh)}')
+        if sharding_note:
+            lines.append(sharding_note)
         if global_batch is not None:
             lines.append(f'global batch: {global_batch} clips')
         if param_counts:

@@ -17,8 +17,10 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from vjepa_jax import sharding_plan
+
 PyTree = Any
-Rules = tuple[tuple[str, Any], ...]
+Rules = sharding_plan.Rules
 
 MESH_AXES = ('data', 'fsdp', 'tensor')
 
@@ -66,12 +68,49 @@ def mesh_shape(spec: Sequence[tuple[str, int]], num_devices: int) -> tuple[int, 
 
 def make_mesh(spec: Sequence[tuple[str, int]] = (('data', -1), ('fsdp', 1), ('tensor', 1)),
               devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A mesh with Auto axis types (recent JAX defaults ``make_mesh`` to Explicit)."""
+    """A mesh with Auto axis types (recent JAX defaults ``make_mesh`` to Explicit).
+
+    Devices of several slices (multi-slice TPU: devices carry ``slice_index``)
+    give a hybrid mesh: the first axis (``data``) spans the slices over DCN and
+    the other axes stay inside a slice, on ICI.
+    """
     devices = list(devices) if devices is not None else jax.devices()
     shape = mesh_shape(spec, len(devices))
     names = tuple(name for name, _ in spec)
-    return jax.make_mesh(shape, names, axis_types=(AxisType.Auto,) * len(names),
-                         devices=devices)
+    types = (AxisType.Auto,) * len(names)
+    slices = num_slices(devices)
+    if slices > 1:
+        if shape[0] % slices:
+            raise ValueError(f'Mesh {dict(zip(names, shape))} over {slices} slices: the first '
+                             f'axis ({names[0]!r}) spans the slices, so its size {shape[0]} must '
+                             f'be a multiple of {slices}.')
+        from jax.experimental import mesh_utils
+
+        per_slice = (shape[0] // slices, *shape[1:])
+        dcn = (slices,) + (1,) * (len(shape) - 1)
+        grid = mesh_utils.create_hybrid_device_mesh(per_slice, dcn, devices,
+                                                    allow_split_physical_axes=True)
+        return Mesh(grid, names, axis_types=types)
+    try:
+        return jax.make_mesh(shape, names, axis_types=types, devices=devices)
+    except (ValueError, NotImplementedError):
+        # Shapes that do not follow the physical torus (e.g. tensor=8 on a 4x4x8 slice).
+        from jax.experimental import mesh_utils
+
+        grid = mesh_utils.create_device_mesh(shape, devices, allow_split_physical_axes=True)
+        return Mesh(grid, names, axis_types=types)
+
+
+def num_slices(devices: Sequence[jax.Device]) -> int:
+    """Distinct ``slice_index`` values among ``devices`` (1 off multi-slice TPU)."""
+    return len({getattr(d, 'slice_index', 0) or 0 for d in devices}) or 1
+
+
+def abstract_mesh(spec: Sequence[tuple[str, int]], num_devices: int) -> jax.sharding.AbstractMesh:
+    """A device-free mesh of ``spec`` for ``num_devices`` (lowering checks; nothing compiles)."""
+    shape = mesh_shape(spec, num_devices)
+    names = tuple(name for name, _ in spec)
+    return jax.sharding.AbstractMesh(shape, names, axis_types=(AxisType.Auto,) * len(names))
 
 
 def rules_from_config(rules: Sequence[Sequence[Any]] | None) -> Rules:
@@ -92,10 +131,19 @@ def rules_from_config(rules: Sequence[Sequence[Any]] | None) -> Rules:
 def logical_shardings(boxed: PyTree, mesh: Mesh, rules: Rules) -> PyTree:
     """``NamedSharding`` for every leaf of a tree whose params carry logical boxes.
 
-    Unboxed leaves (step counters, keys) are replicated.
+    Unboxed leaves (step counters, keys) are replicated. A dim that its mesh
+    axes do not divide falls back by rule (``sharding_plan``): another dim of
+    the array, else replication; ``fallback_note`` says which.
     """
-    specs = nn.get_partition_spec(boxed)
-    return nn.logical_to_mesh_sharding(specs, mesh, rules)
+    specs, _ = sharding_plan.plan_specs(boxed, dict(mesh.shape), rules)
+    return jax.tree_util.tree_map(lambda s: NamedSharding(mesh, s), specs,
+                                  is_leaf=lambda x: isinstance(x, PartitionSpec))
+
+
+def fallback_note(boxed: PyTree, mesh: Mesh, rules: Rules) -> str:
+    """The banner line for ``logical_shardings``'s fallbacks on ``mesh`` ('' when none)."""
+    _, fallbacks = sharding_plan.plan_specs(boxed, dict(mesh.shape), rules)
+    return sharding_plan.describe_fallbacks(fallbacks)
 
 
 def batch_axes(rules: Rules) -> Any:

@@ -24,14 +24,13 @@ from vjepa_jax import checkpointing, metrics, sharding
 from vjepa_jax.input.bad_input import BadInputMonitor
 from vjepa_jax.input.index import mix_indices
 from vjepa_jax.input.pipeline import ClipConfig, pretraining_dataset, split_batch
-from vjepa_jax.masks import build_mask_samplers, mask_set_counts
-from vjepa_jax.models.builder import build_jepa_models
+from vjepa_jax.masks import mask_set_counts
 from vjepa_jax.train import config as config_lib
 from vjepa_jax.train import flops
 from vjepa_jax.train.init_from import load_init_params
-from vjepa_jax.train.schedules import Schedules
+from vjepa_jax.train.program import boxed_abstract_state, pretrain_program
 from vjepa_jax.train.state import create_train_state
-from vjepa_jax.train.step import StepSetup, jit_train_step
+from vjepa_jax.train.step import jit_train_step
 
 logger = logging.getLogger(__name__)
 
@@ -86,16 +85,11 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     config_lib.validate(config, jax.device_count(), jax.process_count())
-    encoder, predictor = build_jepa_models(config.model)
-    samplers = build_mask_samplers(config.masks, num_frames=config.model.num_frames,
-                                   crop_size=config.model.crop_size,
-                                   patch_size=encoder.patch_size,
-                                   tubelet_size=encoder.tubelet_size)
+    program = pretrain_program(config)
+    setup, samplers, rules = program.setup, list(program.samplers), program.rules
+    encoder, predictor = setup.encoder, setup.predictor
     o = config.optimizer
-    setup = StepSetup(encoder, predictor, Schedules.from_config(o), loss_exp=config.loss.loss_exp,
-                      reg_coeff=config.loss.reg_coeff, betas=tuple(o.betas), eps=o.eps)
     mesh = sharding.make_mesh(config.mesh)
-    rules = sharding.rules_from_config(config.sharding_rules)
     state, shardings = create_train_state(encoder, predictor, config.seed, mesh, rules,
                                           o.betas[0], o.betas[1], o.eps)
     total = config_lib.num_steps(config)
@@ -146,7 +140,9 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
     writer.truncate_after(start + 1)  # lines of steps after the checkpoint are replayed
     writer.banner(config=config, mesh=mesh, global_batch=config.batch_size,
                   param_counts={'encoder': _param_count(state.params['encoder']),
-                                'predictor': _param_count(state.params['predictor'])})
+                                'predictor': _param_count(state.params['predictor'])},
+                  sharding_note=sharding.fallback_note(boxed_abstract_state(program), mesh,
+                                                       rules))
     if jax.process_index() == 0:
         print(f'start: step {start} from {source}; mask counts (context, target) {counts}',
               flush=True)

@@ -1,0 +1,100 @@
+"""Real TPU compiles on compile-only devices (needs the libtpu wheel: ``pip install '.[tpu]'``).
+
+``.ci/run`` installs it; without it these skip with the reason. Tiny configs
+only: a full ViT-L compile takes minutes (``docs/scaling.md``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_runs import experiment_config
+
+from vjepa_jax.aot import targets
+from vjepa_jax.train.program import pretrain_program
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / 'experiments' / 'pretrain' / 'tiny.py'
+
+needs_libtpu = pytest.mark.skipif(importlib.util.find_spec('libtpu') is None,
+                                  reason="libtpu is not installed (pip install 'vjepa_jax[tpu]')")
+
+
+def _check(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, 'ALLOW_MULTIPLE_LIBTPU_LOAD': '1'}
+    env.pop('JAX_PLATFORMS', None)  # the tool sets its own
+    return subprocess.run([sys.executable, '-m', 'vjepa_jax.compile_check', *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env,
+                          check=False)
+
+
+def test_target_names_follow_cloud_tpu():
+    v5p = targets.get_target('v5p-256')
+    assert (v5p.devices_per_slice, v5p.topology, v5p.chip_config) == (128, 'v5:4x4x8', 'megacore')
+    v5e = targets.get_target('v5litepod-256')
+    assert (v5e.name, v5e.devices_per_slice, v5e.topology) == ('v5e-256', 256, 'v5e:16x16')
+    assert targets.get_target('v4-128').devices_per_slice == 64
+    assert targets.get_target('v6e-256', num_slices=2).num_devices == 512
+
+
+def test_unknown_topology_lists_the_known_ones_and_exits_2():
+    # No libtpu needed: the name is checked before any device is made.
+    out = _check('--config', str(TINY), '--topology', 'v5p-300')
+    assert out.returncode == 2, out.stderr
+    assert "error: Unknown topology 'v5p-300'. Known: v4-8," in out.stderr
+    assert 'v5e-256' in out.stderr and 'Traceback' not in out.stderr
+
+
+@needs_libtpu
+def test_tiny_step_compiles_for_a_small_tpu_slice(tmp_path):
+    from vjepa_jax import compile_check
+
+    config = experiment_config(TINY)
+    report = compile_check.run_check(config, 'v5e-4', mesh_text='data=2,fsdp=2,tensor=1',
+                                     say=lambda *a, **k: None)
+    (step,) = report['programs']
+    assert report['fits'] and report['device_kind'] == 'TPU v5 lite'
+    assert step['per_device_batch'] == 2 and step['global_batch'] == 8
+    assert 0 < step['argument_bytes'] < 2**30 and step['temp_bytes'] > 0
+    # The state is donated: all of the output but the metrics reuses the input buffers.
+    assert 0.9 * step['output_bytes'] < step['alias_bytes'] <= step['output_bytes']
+    assert step['headroom_bytes'] > 15 * 2**30
+    per_clip = pretrain_program(config).flops_per_clip()
+    assert step['flops'] == pytest.approx(8 * per_clip) and step['flops_per_device'] == \
+        pytest.approx(2 * per_clip)
+    # fsdp=2 shards the params: the gradients are reduce-scattered or all-reduced.
+    assert step['collectives']['all-gather'] + step['collectives']['all-reduce'] > 0
+
+
+@needs_libtpu
+def test_two_slices_make_a_hybrid_mesh_and_compile(tmp_path):
+    out = _check('--config', str(TINY), '--topology', 'v5e-4', '--num-slices', '2',
+                 '--mesh', 'data=2,fsdp=4,tensor=1', '--json', str(tmp_path / 'fit.json'))
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads((tmp_path / 'fit.json').read_text())
+    assert report['chips'] == 8 and report['num_slices'] == 2 and report['fits']
+    assert 'target v5e-4 x 2 slices: 8 x TPU v5 lite' in out.stdout
+
+
+@needs_libtpu
+def test_oversized_config_ends_with_the_does_not_fit_line(tmp_path):
+    out = _check('--config', str(TINY), '--topology', 'v5e-4', '--config.model.crop_size=224',
+                 '--config.model.num_frames=16', '--config.batch_size=2048')
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: pretrain step does not fit on v5e-4: needs ')
+    assert 'of 15.75 GiB per chip; try --config.model.remat_policy=full' in last
+    assert 'Traceback' not in out.stderr
+
+
+def test_mesh_that_does_not_split_the_batch_is_a_one_line_error():
+    out = _check('--config', str(TINY), '--topology', 'v5e-4', '--mesh', 'data=1,fsdp=1,tensor=1')
+    assert out.returncode == 2
+    assert 'needs 1 devices but 4 are available' in out.stderr
+    assert 'Traceback' not in out.stderr

@@ -1,0 +1,195 @@
+"""The jitted steps of a config, with abstract arguments placed on a mesh: ready to lower.
+
+A pretraining config gives its train step (``train.step.jit_train_step``, the
+function ``run_pretraining`` calls). A probe config gives the four functions
+of the probe job (``evaluation.probe.jit_probe_fns``): frozen features of a
+training batch, the probe grid's update, features of an evaluation batch (all
+segments and views) and the evaluation counts. The mesh may hold compile-only
+devices or be a ``jax.sharding.AbstractMesh`` (lowering only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vjepa_jax import sharding
+from vjepa_jax.config_lib import decode_variant
+from vjepa_jax.models.builder import compute_dtype
+from vjepa_jax.models.vit import VisionTransformer
+from vjepa_jax.train import flops
+from vjepa_jax.train.program import abstract_batch, abstract_state, pretrain_program
+from vjepa_jax.train.step import jit_train_step
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """One jitted function and abstract arguments to lower it with.
+
+    ``per_device_batch``: samples per batch shard (global batch / batch-axis
+    ways); ``flops``: analytic FLOPs of one call over the whole mesh.
+    """
+
+    name: str
+    jitted: Any
+    args: tuple
+    global_batch: int
+    per_device_batch: int
+    flops: float
+    mesh: Any
+
+    def lower(self, platform: str | None = None):
+        """Lowers under the mesh (abstract meshes need ``platform``, e.g. ``'tpu'``)."""
+        if isinstance(self.mesh, jax.sharding.AbstractMesh):
+            with jax.sharding.use_abstract_mesh(self.mesh):
+                return self.jitted.trace(*self.args).lower(lowering_platforms=(platform,))
+        with jax.set_mesh(self.mesh):
+            return self.jitted.lower(*self.args)
+
+
+class BatchSplitError(ValueError):
+    """The global batch does not split over the mesh's batch axes."""
+
+
+def _batch_ways(mesh, rules: sharding.Rules, global_batch: int) -> int:
+    axes = sharding.batch_axes(rules)
+    axes = (axes,) if isinstance(axes, str) else (axes or ())
+    ways = 1
+    for a in axes:
+        ways *= dict(mesh.shape).get(a, 1)
+    if global_batch % ways:
+        raise BatchSplitError(
+            f'global batch {global_batch} does not split over the batch axes {axes} '
+            f'({ways} ways, mesh {dict(mesh.shape)}); choose a batch that is a multiple of '
+            f'{ways}, or a mesh whose batch axes divide {global_batch} (the rest on tensor).')
+    return ways
+
+
+def pretrain_programs(config, mesh, global_batch: int | None = None) -> list[Program]:
+    """The pretraining step of ``config`` on ``mesh`` (batch: ``config.batch_size``)."""
+    program = pretrain_program(config)
+    batch = int(global_batch or config.batch_size)
+    ways = _batch_ways(mesh, program.rules, batch)
+    state, shardings = abstract_state(program, mesh)
+    step = jit_train_step(program.setup, mesh, program.rules, shardings)
+    return [Program('pretrain step', step.jitted, (state, abstract_batch(program, batch, mesh)),
+                    batch, batch // ways, batch * program.flops_per_clip(), mesh)]
+
+
+def probe_flops(tokens: int, width: int, classes: int, depth: int) -> float:
+    """Analytic FLOPs of one attentive-probe call's forward + backward (3x the forward).
+
+    Depth ``d``: ``d - 1`` self-attention blocks on the tokens, then one query's
+    cross-attention (k / v projections of every token dominate) and the head.
+    """
+    cross = 2 * tokens * width * 2 * width + 4 * tokens * width + 2 * 2 * width * width
+    head = 2 * width * 4 * width * 2 + 2 * width * classes
+    blocks = flops.transformer_flops(tokens, width, depth - 1, 4 * width) if depth > 1 else 0
+    return 3.0 * (cross + head + blocks)
+
+
+def _probe_encoder(config, variant: str, dtype: str) -> VisionTransformer:
+    v = decode_variant(variant)
+    return VisionTransformer(img_size=config.data.crop_size, num_frames=config.encoder.num_frames,
+                             patch_size=v.patch_size, embed_dim=v.embed_dim, depth=v.depth,
+                             num_heads=v.num_heads, mlp_dim=v.mlp_dim,
+                             dtype=compute_dtype(dtype))
+
+
+def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None = None,
+                   dtype: str = 'bfloat16') -> list[Program]:
+    """The probe job's four jitted functions for ``config`` with an encoder of ``encoder_variant``.
+
+    The encoder is built as an official checkpoint would load (``VisionTransformer``
+    for ``config.encoder.num_frames`` frames at ``config.data.crop_size``);
+    ``dtype`` replaces ``config.encoder.dtype == 'auto'`` (accelerators:
+    bfloat16).
+    """
+    from vjepa_jax.evaluation import config as probe_config_lib
+    from vjepa_jax.evaluation import multiview, probe
+
+    rules = sharding.rules_from_config(config.sharding_rules)
+    e_dtype = dtype if config.encoder.dtype == 'auto' else config.encoder.dtype
+    encoder = _probe_encoder(config, encoder_variant, e_dtype)
+    batch = int(global_batch or config.batch_size)
+    eval_batch = int(global_batch or config.eval_batch_size or config.batch_size)
+    ways = _batch_ways(mesh, rules, batch)
+    _batch_ways(mesh, rules, eval_batch)
+    recipe = probe_config_lib.optimizer_config(config)
+    d = config.data
+    clip = probe_config_lib.clip_config(config)
+    head = probe.make_probe(d.num_classes, encoder.embed_dim, encoder.num_heads, recipe.depth,
+                            recipe.probe_dtype or encoder.dtype)
+    setup = probe.setup_from_config(recipe, head, steps_per_epoch=1000)
+    features, train, evaluate = probe.jit_probe_fns(encoder, setup, mesh, rules)
+
+    rep = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    split = sharding.batch_sharding(mesh, rules)
+
+    def placed(tree, where):
+        return jax.tree_util.tree_map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=where), tree)
+
+    frame = (d.frames_per_clip,) if d.kind == 'video' else ()  # images: repeated on device
+    hw = (d.crop_size, d.crop_size, 3)
+    train_views = (clip.train_segments, 1) if d.kind == 'video' else (1, 1)
+    eval_views = (clip.num_segments, clip.num_views_per_segment) if d.kind == 'video' else (1, 1)
+    video = jnp.zeros((1, encoder.num_frames, *hw), jnp.float32)
+    boxed = jax.eval_shape(lambda: encoder.init(jax.random.key(0), video)['params'])
+    enc_params = placed(nn.meta.unbox(boxed), rep)
+    state = placed(jax.eval_shape(lambda: probe.init_probe_state(setup, encoder.embed_dim)), rep)
+
+    def clips(b, views):
+        return jax.ShapeDtypeStruct((b, *views, *frame, *hw), jnp.uint8, sharding=split)
+
+    frames = d.frames_per_clip if d.kind == 'video' else encoder.num_frames
+    n_tokens = (frames // encoder.tubelet_size) * (d.crop_size // encoder.patch_size) ** 2
+
+    def tokens_like(b, views):
+        return jax.ShapeDtypeStruct((b, *views, n_tokens, encoder.embed_dim), encoder.dtype,
+                                    sharding=split)
+
+    labels = lambda b: jax.ShapeDtypeStruct((b,), jnp.int32, sharding=split)
+    valid = lambda b: jax.ShapeDtypeStruct((b,), jnp.bool_, sharding=split)
+
+    per_clip = flops.encoder_flops(encoder, n_tokens)
+    calls_train = (multiview.num_probe_calls(*train_views, setup.attend_across_segments))
+    calls_eval = (multiview.num_probe_calls(*eval_views, setup.attend_across_segments))
+    seq_train = n_tokens * (train_views[0] if setup.attend_across_segments else 1)
+    seq_eval = n_tokens * (eval_views[0] if setup.attend_across_segments else 1)
+    g = setup.num_probes
+    probe_train = g * calls_train * probe_flops(seq_train, encoder.embed_dim, d.num_classes,
+                                                recipe.depth)
+    probe_eval = g * calls_eval * probe_flops(seq_eval, encoder.embed_dim, d.num_classes,
+                                              recipe.depth) / 3
+    n_train, n_eval = train_views[0] * train_views[1], eval_views[0] * eval_views[1]
+    return [
+        Program('probe features (train batch)', features,
+                (enc_params, clips(batch, train_views)), batch, batch // ways,
+                batch * n_train * per_clip, mesh),
+        Program('probe update', train,
+                (state, tokens_like(batch, train_views), labels(batch), valid(batch)),
+                batch, batch // ways, batch * probe_train, mesh),
+        Program('probe features (eval batch)', features,
+                (enc_params, clips(eval_batch, eval_views)), eval_batch, eval_batch // ways,
+                eval_batch * n_eval * per_clip, mesh),
+        Program('probe evaluation', evaluate,
+                (state, tokens_like(eval_batch, eval_views), labels(eval_batch),
+                 valid(eval_batch)), eval_batch, eval_batch // ways, eval_batch * probe_eval,
+                mesh),
+    ]
+
+
+def config_programs(config, mesh, *, global_batch: int | None = None,
+                    encoder_variant: str = 'L/16', dtype: str = 'bfloat16') -> list[Program]:
+    """The programs of a pretraining or probe config (``config.mode``)."""
+    if config.mode == 'pretrain':
+        return pretrain_programs(config, mesh, global_batch)
+    if config.mode == 'probe':
+        return probe_programs(config, mesh, encoder_variant, global_batch, dtype)
+    raise ValueError(f'config.mode {config.mode!r}: only "pretrain" and "probe" configs compile.')
+
