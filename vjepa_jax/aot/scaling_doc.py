@@ -28,7 +28,22 @@ RECIPES = {
 }
 TOPOLOGIES = (('v5p-128', 1), ('v5p-256', 1), ('v5p-512', 1), ('v5e-256', 1), ('v6e-256', 1),
               ('v5p-256', 2))
-MAX_BATCH_ON = ('v5p-256', 'v5e-256')  # single-slice targets where the largest batch is searched
+# Where the largest batch is searched: on v5e-256 it is a few clips per chip and compiles in a
+# few minutes; on 95 GiB v5p chips each compile near the limit takes many minutes here.
+MAX_BATCH_ON = ('v5e-256',)
+# Probe jobs: four programs each; compiled on the two slices the fit check must pass on.
+PROBE_TOPOLOGIES = (('v5p-256', 1), ('v5e-256', 1))
+
+
+def plan(names: list[str]) -> list[tuple[str, str, int]]:
+    """(recipe, topology, slices) in the order to compile: v5p-256 and v5e-256 first."""
+    first, rest = [], []
+    for name in names:
+        tops = PROBE_TOPOLOGIES if 'probe' in name else TOPOLOGIES
+        for topology, slices in tops:
+            key = (name, topology, slices)
+            (first if (topology, slices) in PROBE_TOPOLOGIES else rest).append(key)
+    return first + rest
 
 
 def mesh_for(chips: int, global_batch: int) -> str:
@@ -53,8 +68,26 @@ def _gib(n: float) -> str:
     return f'{n / 2**30:.2f}'
 
 
-def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: Path) -> dict:
+def _check(config, path: str, arg: str | None, topology: str, slices: int, mesh: str,
+           max_batch: bool, encoder: str, say) -> dict:
     from vjepa_jax import compile_check
+
+    report = compile_check.run_check(config, topology, slices, mesh, max_batch=max_batch,
+                                     encoder=encoder, say=say)
+    report['experiment_arg'] = arg
+    if not report['fits'] and config.mode == 'pretrain' and config.model.remat_policy != 'full':
+        # The recipe's own remat does not fit: record that, then the fallback a user would take.
+        needs = [p['needed_bytes'] for p in report['programs']]
+        arg = f'{arg + "," if arg else ""}remat=full'
+        report = compile_check.run_check(_load(path, arg), topology, slices, mesh,
+                                         max_batch=max_batch, encoder=encoder, say=say)
+        report.update(experiment_arg=arg, recipe_remat_needs=needs)
+    return report
+
+
+def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: Path,
+             reuse: bool = True) -> dict:
+    """One recipe on one target: its report (reused from ``json_dir`` when there) and command."""
     from vjepa_jax.aot import targets
 
     path, arg, encoder = RECIPES[name]
@@ -64,23 +97,20 @@ def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: P
     if slices > 1:  # the data axis spans the slices
         ways = math.gcd(target.num_devices // slices, config.batch_size // slices)
         mesh = f'data={slices},fsdp={ways},tensor={target.num_devices // slices // ways}'
-    t0 = time.perf_counter()
-    report = compile_check.run_check(config, topology, slices, mesh, max_batch=max_batch,
-                                     encoder=encoder, say=lambda *a, **k: None)
-    if not report['fits'] and config.mode == 'pretrain' and config.model.remat_policy != 'full':
-        # The recipe's own remat does not fit: record that, then the fallback a user would take.
-        report['recipe_remat_needs'] = [p['needed_bytes'] for p in report['programs']]
-        arg = f'{arg + "," if arg else ""}remat=full'
-        config = _load(path, arg)
-        report = {**compile_check.run_check(config, topology, slices, mesh, max_batch=max_batch,
-                                            encoder=encoder, say=lambda *a, **k: None),
-                  'recipe_remat_needs': report['recipe_remat_needs']}
-    report['wall_s'] = time.perf_counter() - t0
-    slug = f'{name.split()[0]}_{topology}_x{slices}'
-    (json_dir / f'{slug}.json').write_text(json.dumps(report, indent=2, default=repr) + '\n')
+    saved = json_dir / f'{name.split()[0]}_{topology}_x{slices}.json'
+    if reuse and saved.is_file():
+        report = json.loads(saved.read_text())
+    else:
+        t0 = time.perf_counter()
+        report = _check(config, path, arg, topology, slices, mesh, max_batch, encoder,
+                        say=lambda *a, **k: print('   ', *a, flush=True))
+        report['wall_s'] = time.perf_counter() - t0
+        saved.write_text(json.dumps(report, indent=2, default=repr) + '\n')
+    arg = report.get('experiment_arg', arg)
     command = (f'python -m vjepa_jax.compile_check --config {path}{":" + arg if arg else ""} '
                f'--topology {topology}' + (f' --num-slices {slices}' if slices > 1 else '')
-               + f' --mesh {mesh}' + (f' --encoder {encoder}' if 'probe' in name else ''))
+               + f' --mesh {mesh}' + (f' --encoder {encoder}' if 'probe' in name else '')
+               + (' --max-batch' if max_batch else ''))
     return {'name': name, 'topology': topology, 'slices': slices, 'mesh': mesh,
             'report': report, 'command': command}
 
@@ -108,7 +138,9 @@ def render(rows: list[dict], started: str, elapsed: float) -> str:
         '*at peak* is that over the chip\'s dense bf16 peak (a lower bound on the step time). '
         'Collectives are ops in the compiled program (a scanned layer\'s count once). '
         '*max batch* is the largest per-chip batch that compiles (bisection), '
-        'searched on v5p-256 and v5e-256.'),
+        'searched on v5e-256 (on v5p each compile near the limit takes many minutes on this '
+        'machine; run `--max-batch` there yourself). Probe jobs are compiled on v5p-256 and '
+        'v5e-256.'),
         '',
     ]
     by_recipe: dict[str, list[dict]] = {}
@@ -167,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--only', action='append', default=[],
                         help='recipe name prefix (repeatable); default: all')
     parser.add_argument('--no-max-batch', action='store_true')
+    parser.add_argument('--fresh', action='store_true',
+                        help='recompile rows whose report is already in --json-dir')
     args = parser.parse_args(argv)
     json_dir = Path(args.json_dir)
     json_dir.mkdir(parents=True, exist_ok=True)
@@ -174,17 +208,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = []
     names = [n for n in RECIPES if not args.only or any(n.startswith(o) for o in args.only)]
-    for name in names:
-        for topology, slices in TOPOLOGIES:
-            search = (not args.no_max_batch and slices == 1 and topology in MAX_BATCH_ON
-                      and 'probe' not in name)
-            print(f'{name} on {topology} x {slices} ...', flush=True)
-            row = rows_for(name, topology, slices, search, json_dir)
-            fits = all(p['fits'] for p in row['report']['programs'])
-            print(f'  {"fits" if fits else "DOES NOT FIT"} ({row["report"]["wall_s"]:.0f} s)',
-                  flush=True)
-            rows.append(row)
-            Path(args.out).write_text(render(rows, started, time.perf_counter() - t0) + '\n')
+    for name, topology, slices in plan(names):
+        search = not args.no_max_batch and slices == 1 and topology in MAX_BATCH_ON \
+            and 'probe' not in name
+        print(f'{name} on {topology} x {slices} ...', flush=True)
+        row = rows_for(name, topology, slices, search, json_dir, reuse=not args.fresh)
+        fits = all(p['fits'] for p in row['report']['programs'])
+        print(f'  {"fits" if fits else "DOES NOT FIT"} ({row["report"].get("wall_s", 0):.0f} s)',
+              flush=True)
+        rows.append(row)
+        order = {key: i for i, key in enumerate(
+            (n, t, k) for n in names for t, k in TOPOLOGIES)}
+        rows.sort(key=lambda r: order[(r['name'], r['topology'], r['slices'])])
+        Path(args.out).write_text(render(rows, started, time.perf_counter() - t0) + '\n')
     print(f'wrote {args.out}')
     return 0
 
