@@ -42,7 +42,8 @@ from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment file (path[:arg]).',
                                           lock_config=True)
-_TOPOLOGY = flags.DEFINE_string('topology', None, 'Target, e.g. v5p-256, v5e-256, v6e-256, v4-128.')
+_TOPOLOGY = flags.DEFINE_string('topology', None, 'Target, e.g. v5p-256, v5e-256, v6e-256, v4-128, '
+                                'or a GPU host: h100-8, h200-8 (needs the CUDA plugin).')
 _NUM_SLICES = flags.DEFINE_integer('num-slices', 1, 'Identical slices (multi-slice over DCN).')
 _MESH = flags.DEFINE_string('mesh', '', 'Mesh override, e.g. data=2,fsdp=-1,tensor=1 '
                             '(default: the config\'s mesh).')
@@ -80,18 +81,22 @@ def _gib(n: float) -> str:
 def describe(result, target) -> list[str]:
     """Report lines of one compile result."""
     r = result
-    head = (f'{r.name}: global batch {r.global_batch}, {r.per_device_batch} per chip, '
-            f'compiled in {r.compile_s:.1f} s')
+    lines = [(f'{r.name}: global batch {r.global_batch}, {r.per_device_batch} per chip, '
+              f'compiled in {r.compile_s:.1f} s')]
+    if r.argument_bytes or r.temp_bytes:
+        lines.append(f'  memory per chip: args {_gib(r.argument_bytes)}, out {_gib(r.output_bytes)} '
+                     f'(aliased {_gib(r.alias_bytes)}), temp {_gib(r.temp_bytes)}, '
+                     f'peak {_gib(r.peak_bytes)}')
+    checked = ('' if target.compiler_checks_memory else
+               ' (GPU memory is reported by the compiler, not checked by it)')
     if not r.fits:
         need = f'needs {_gib(r.needed_bytes)}' if r.needed_bytes else 'does not fit'
-        return [head, f'  DOES NOT FIT: {need} (compiler) of {_gib(r.hbm_bytes)} per chip']
+        lines.append(f'  DOES NOT FIT: {need} of {_gib(r.hbm_bytes)} per chip{checked}')
+        return lines
     c = r.collectives
-    return [
-        head,
-        (f'  memory per chip: args {_gib(r.argument_bytes)}, out {_gib(r.output_bytes)} '
-         f'(aliased {_gib(r.alias_bytes)}), temp {_gib(r.temp_bytes)}, peak {_gib(r.peak_bytes)}'),
+    return lines + [
         (f'  bound {_gib(r.bound_bytes)} of {_gib(r.hbm_bytes)} HBM: fits, headroom '
-         f'{_gib(r.headroom_bytes)} ({100 * r.headroom_bytes / r.hbm_bytes:.0f}%)'),
+         f'{_gib(r.headroom_bytes)} ({100 * r.headroom_bytes / r.hbm_bytes:.0f}%){checked}'),
         (f'  FLOPs (analytic): {r.flops:.3e} per step, {r.flops_per_device:.3e} per chip; at '
          f'peak {r.flops_per_device / target.peak_bf16_flops * 1e3:.1f} ms per step per chip'),
         '  collectives in the program: ' + ', '.join(f'{k} {v}' for k, v in c.items()),
@@ -146,7 +151,9 @@ def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = ''
         note = sharding.fallback_note(boxed_abstract_state(pretrain_program(config)), mesh, rules)
         if note:
             say(note)
-    report = {'config': config.to_dict(), 'target': target.name, 'num_slices': num_slices,
+    report = {'config': config.to_dict(), 'target': target.name, 'platform': target.platform,
+              'memory_checked_by_compiler': target.compiler_checks_memory,
+              'num_slices': num_slices,
               'chips': target.num_devices, 'device_kind': target.device_kind,
               'hbm_bytes_per_chip': target.hbm_bytes, 'mesh': dict(mesh.shape),
               'compiler_effort': 'fast' if fast else 'default', 'programs': []}

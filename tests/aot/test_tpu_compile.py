@@ -34,13 +34,18 @@ def _check(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
                           check=False)
 
 
-def test_target_names_follow_cloud_tpu():
+def test_target_names_follow_cloud_tpu_and_gpu_hosts():
     v5p = targets.get_target('v5p-256')
     assert (v5p.devices_per_slice, v5p.topology, v5p.chip_config) == (128, 'v5:4x4x8', 'megacore')
     v5e = targets.get_target('v5litepod-256')
     assert (v5e.name, v5e.devices_per_slice, v5e.topology) == ('v5e-256', 256, 'v5e:16x16')
     assert targets.get_target('v4-128').devices_per_slice == 64
     assert targets.get_target('v6e-256', num_slices=2).num_devices == 512
+    h200 = targets.get_target('h200-64')
+    assert (h200.platform, h200.topology, h200.num_devices) == ('cuda', '1x8x8', 64)
+    assert not h200.compiler_checks_memory and targets.get_target('v5e-4').compiler_checks_memory
+    with pytest.raises(targets.TargetError, match='--num-slices is for TPU slices'):
+        targets.get_target('h100-8', num_slices=2)
 
 
 def test_unknown_topology_lists_the_known_ones_and_exits_2():
@@ -98,3 +103,18 @@ def test_mesh_that_does_not_split_the_batch_is_a_one_line_error():
     assert out.returncode == 2
     assert 'needs 1 devices but 4 are available' in out.stderr
     assert 'Traceback' not in out.stderr
+
+
+@pytest.mark.skipif(not targets.cuda_plugin_available(),
+                    reason='the CUDA plugin (jax-cuda12-plugin / -pjrt of this jax) is not installed')
+def test_gpu_host_target_reports_memory_and_says_it_is_not_checked():
+    from vjepa_jax import compile_check
+
+    config = experiment_config(TINY)
+    lines = []
+    report = compile_check.run_check(config, 'h100-8', say=lambda *a, **k: lines.append(a[0]))
+    (step,) = report['programs']
+    assert report['platform'] == 'cuda' and not report['memory_checked_by_compiler']
+    assert report['device_kind'] == 'NVIDIA H100 80GB HBM3' and report['chips'] == 8
+    assert step['fits'] and step['argument_bytes'] > 0 and step['per_device_batch'] == 1
+    assert any('GPU memory is reported by the compiler, not checked by it' in x for x in lines)

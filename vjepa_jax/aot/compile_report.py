@@ -123,8 +123,10 @@ def compile_program(program: Program, hbm_bytes: int, *, fast: bool = True) -> C
         cost = cost[0] if cost else None
     result.compiler_flops = float((cost or {}).get('flops', 0.0))
     result.collectives = count_collectives(compiled.as_text())
-    if result.bound_bytes > result.hbm_bytes:  # GPU targets do not refuse; say so in the verdict
+    if result.bound_bytes > result.hbm_bytes:  # GPU compiles do not refuse: the verdict is ours
         result.fits = False
+        result.needed_bytes = result.bound_bytes
+        result.oom_message = 'memory bound over the device memory (GPU: reported, not checked)'
     return result
 
 
@@ -135,8 +137,8 @@ def largest_batch(compile_at: Callable[[int], CompileResult], start: CompileResu
 
     ``compile_at(per_device_batch)`` compiles one; ``start`` is a result already
     had. The first guess scales ``start``'s memory linearly in the batch (the
-    state is fixed, activations grow with the batch); then the bracket
-    [fits, does not fit] is bisected to one. Out-of-memory compiles fail fast,
+    state is fixed, activations grow with the batch), doubled while it still
+    fits; then the bracket [fits, does not fit] is bisected to one. Out-of-memory compiles fail fast,
     so most of the time goes to the ones that fit. Returns ``(batch, tries)``
     (0 when even one sample per device does not fit).
     """
@@ -165,7 +167,7 @@ def largest_batch(compile_at: Callable[[int], CompileResult], start: CompileResu
             if hi is None:
                 if guess >= limit:
                     return limit, tries
-                guess = min(limit, max(guess + 1, int(guess * 1.25)))
+                guess = min(limit, guess * 2)
             else:
                 break
         else:
