@@ -112,10 +112,54 @@ def _advice(config) -> str:
     return ', '.join(tips)
 
 
+def child_argv(argv: list[str], global_batch: int, json_path: str) -> list[str]:
+    """The parent's flags for one batch-search try: no search, this batch, this report file."""
+    keep, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ('--json', '-json'):
+            skip = True  # its value is the next word
+        elif not a.lstrip('-').startswith(('max-batch', 'nomax-batch', 'json=')):
+            keep.append(a)
+    return [*keep, f'--config.batch_size={global_batch}', '--json', json_path]
+
+
+def _isolated_try(argv: list[str], index: int, global_batch: int, hbm_bytes: int):
+    """One batch-search compile in a child process: a compiler crash is a result, not our end.
+
+    libtpu 0.0.42 segfaults on some programs far above the HBM (ViT-L at 58 clips per
+    v5e chip) instead of reporting the OOM; such a try counts as not fitting.
+    """
+    import subprocess
+    import tempfile
+
+    from vjepa_jax.aot.compile_report import CompileResult
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'try.json')
+        proc = subprocess.run([sys.executable, '-m', 'vjepa_jax.compile_check',
+                               *child_argv(argv, global_batch, out)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode in (0, 1) and os.path.isfile(out):
+            with open(out) as f:
+                entry = json.load(f)['programs'][index]
+            fields = {k: v for k, v in entry.items()
+                      if k not in ('bound_bytes', 'headroom_bytes', 'max_per_chip_batch')}
+            return CompileResult(**fields)
+    crash = CompileResult('', global_batch, 0, fits=False, compile_s=0.0, hbm_bytes=hbm_bytes)
+    crash.oom_message = f'the compiler crashed (exit status {proc.returncode}); counted as not fitting'
+    return crash
+
+
 def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = '',
               max_batch: bool = False, fast: bool = True, encoder: str = 'L/16',
-              say=print) -> dict[str, Any]:
-    """Compiles every program of ``config`` for the target; returns the JSON-able report."""
+              say=print, argv: list[str] | None = None) -> dict[str, Any]:
+    """Compiles every program of ``config`` for the target; returns the JSON-able report.
+
+    ``argv``: the command line that gave ``config``; with it, each ``max_batch`` try
+    runs in a child process (a compiler crash then ends only that try).
+    """
     from vjepa_jax import sharding
     from vjepa_jax.aot import compile_report, programs, targets
 
@@ -167,10 +211,14 @@ def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = ''
             ways = prog.global_batch // prog.per_device_batch
 
             def compile_at(b, index=index, ways=ways):
-                r = compile_report.compile_program(build(b * ways)[index], target.hbm_bytes,
-                                                   fast=fast)
-                say(f'  try {b} per chip: {"fits" if r.fits else "does not fit"} '
-                    f'({r.compile_s:.1f} s)', flush=True)
+                if argv is not None:
+                    r = _isolated_try(argv, index, b * ways, target.hbm_bytes)
+                else:
+                    r = compile_report.compile_program(build(b * ways)[index], target.hbm_bytes,
+                                                       fast=fast)
+                verdict = 'fits' if r.fits else (r.oom_message if 'crashed' in r.oom_message
+                                                 else 'does not fit')
+                say(f'  try {b} per chip: {verdict} ({r.compile_s:.1f} s)', flush=True)
                 return r
 
             best, tries = compile_report.largest_batch(compile_at, result)
@@ -189,7 +237,8 @@ def main(argv) -> int:
         raise app.UsageError('Give --config experiments/...py[:arg] and --topology (e.g. v5p-256).')
     report = run_check(_CONFIG.value, _TOPOLOGY.value, _NUM_SLICES.value, _MESH.value,
                        _MAX_BATCH.value, fast=not _EXACT.value, encoder=_ENCODER.value,
-                       say=lambda *a, **k: print(*a, **{'flush': True, **k}))
+                       say=lambda *a, **k: print(*a, **{'flush': True, **k}),
+                       argv=sys.argv[1:])
     if _JSON.value:
         with open(_JSON.value, 'w') as f:
             json.dump(report, f, indent=2, default=repr)

@@ -123,3 +123,25 @@ def parse_arg(arg: str | None, lazy: bool = False, **spec: Any) -> ml_collection
         else:
             result[key] = type(default)(value)
     return result
+
+
+def mesh_spec_problem(mesh: Any) -> str | None:
+    """What is wrong with a config's ``mesh`` (``(('data', -1), ('fsdp', 1), ...)``), or None.
+
+    A mesh given on the command line as one tuple per flag, or as a bare
+    string, comes out flattened; the message shows the one-flag form.
+    """
+    pairs = not isinstance(mesh, str) and all(
+        isinstance(axis, tuple | list) and len(axis) == 2 and isinstance(axis[0], str)
+        and isinstance(axis[1], int) and not isinstance(axis[1], bool) for axis in mesh)
+    if pairs and len(mesh):
+        return None
+    return (f'mesh {mesh!r}: give (axis name, size) pairs in one flag, e.g. '
+            "--config.mesh=\"(('data',-1),('fsdp',1),('tensor',1))\".")
+
+
+def index_file_problems(key: str, files: Any) -> list[str]:
+    """Entries of an index-file field (``data.index_files`` ...) that are not paths."""
+    return [f'{key}: {f!r} is not a path (give strings, e.g. '
+            f'--config.{key}="(\'/d/a.csv\', \'/d/b.csv\')").'
+            for f in files if f and not isinstance(f, str)]

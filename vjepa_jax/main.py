@@ -1,10 +1,12 @@
 """Command line: ``python -m vjepa_jax.main --config experiments/pretrain/tiny.py[:arg] --workdir DIR``.
 
-Fields of the (locked) config can be overridden with ``--config.field=value``,
-e.g. ``--config.batch_size=64 --config.data.num_workers=2``; a misspelled
-field is an error. ``config.mode`` picks what runs: ``pretrain``
-(``experiments/pretrain/``) or ``probe`` (frozen-encoder attentive probes,
-``experiments/probe/``).
+Every field of the (locked) config can be overridden with ``--config.field=value``,
+e.g. ``--config.batch_size=64 --config.data.num_workers=2``, tuples as Python
+literals (``--config.mesh="(('data',2),('fsdp',-1),('tensor',1))"``) or one
+flag per element (docs/running.md). A misspelt field or a value of the wrong
+type prints one line and exits 2 (``config_overrides``). ``config.mode`` picks
+what runs: ``pretrain`` (``experiments/pretrain/``) or ``probe`` (frozen-encoder
+attentive probes, ``experiments/probe/``).
 
 Multi-host: ``jax.distributed.initialize`` runs first when the environment
 describes several processes (TPU pod slices and SLURM are detected by JAX), or
@@ -91,6 +93,7 @@ def main(argv) -> int:
 
 def run() -> None:
     """Entry point: user mistakes and data or divergence stops print a message, no traceback."""
+    from vjepa_jax.config_overrides import ConfigOverrideError, parse_flags
     from vjepa_jax.convert.official_config import ConversionError
     from vjepa_jax.encoder_loading import EncoderLoadError
     from vjepa_jax.input.bad_input import TooManyBadVideosError
@@ -98,7 +101,10 @@ def run() -> None:
     from vjepa_jax.train.loop import NonFiniteLossError
 
     try:
-        app.run(main)
+        app.run(main, flags_parser=parse_flags)
+    except ConfigOverrideError as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
     except (NonFiniteLossError, TooManyBadVideosError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(1)

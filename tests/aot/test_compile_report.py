@@ -65,3 +65,13 @@ def test_largest_batch_is_zero_when_one_sample_does_not_fit():
     compile_at = _fake_compiler(0, per_sample=GiB, fixed=GiB, hbm=20 * GiB, calls=calls)
     best, _ = compile_report.largest_batch(compile_at, compile_at(1))
     assert best == 0
+
+
+def test_batch_search_children_get_the_parent_flags_less_the_search():
+    from vjepa_jax.compile_check import child_argv
+
+    argv = ['--config', 'experiments/pretrain/vitl16.py', '--topology', 'v5e-256', '--max-batch',
+            '--json', 'fit.json', '--config.batch_size=64', '--json=other.json', '--nomax-batch']
+    assert child_argv(argv, 3072, '/tmp/t.json') == [
+        '--config', 'experiments/pretrain/vitl16.py', '--topology', 'v5e-256',
+        '--config.batch_size=64', '--config.batch_size=3072', '--json', '/tmp/t.json']

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,28 +76,44 @@ def _gib(n: float) -> str:
     return f'{n / 2**30:.2f}'
 
 
-def _check(config, path: str, arg: str | None, topology: str, slices: int, mesh: str,
-           max_batch: bool, encoder: str, say) -> dict:
-    from vjepa_jax import compile_check
+def run_cli(args: list[str], json_path: Path) -> dict:
+    """One ``compile_check`` in a child process (a compiler crash loses only this attempt)."""
+    json_path.unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, '-m', 'vjepa_jax.compile_check', *args,
+                           '--json', str(json_path)], capture_output=True, text=True,
+                          check=False)
+    for line in proc.stdout.splitlines():
+        print('   ', line, flush=True)
+    if proc.returncode not in (0, 1) or not json_path.is_file():
+        tail = (proc.stderr.strip().splitlines() or ['(no output)'])[-1]
+        raise RuntimeError(f'compile_check {" ".join(args)} failed ({proc.returncode}): {tail}')
+    return json.loads(json_path.read_text())
 
+
+def _cli_args(path: str, arg: str | None, topology: str, slices: int, mesh: str, encoder: str,
+              overrides: list[str], max_batch: bool) -> list[str]:
+    args = ['--config', path + (f':{arg}' if arg else ''), '--topology', topology,
+            '--num-slices', str(slices), '--mesh', mesh, '--encoder', encoder, *overrides]
+    return args + (['--max-batch'] if max_batch else [])
+
+
+def _check(config, path: str, arg: str | None, topology: str, slices: int, mesh: str,
+           max_batch: bool, encoder: str, overrides: list[str], scratch: Path) -> dict:
     may_fall_back = config.mode == 'pretrain' and config.model.remat_policy != 'full'
     # No batch search at a remat that may not fit: it would bisect a setting we then drop.
-    report = compile_check.run_check(config, topology, slices, mesh,
-                                     max_batch=max_batch and not may_fall_back,
-                                     encoder=encoder, say=say)
+    report = run_cli(_cli_args(path, arg, topology, slices, mesh, encoder, overrides,
+                               max_batch and not may_fall_back), scratch)
     report['experiment_arg'] = arg
     if report['fits'] and max_batch and may_fall_back:
-        report = compile_check.run_check(config, topology, slices, mesh, max_batch=True,
-                                         encoder=encoder, say=say)
+        report = run_cli(_cli_args(path, arg, topology, slices, mesh, encoder, overrides, True),
+                         scratch)
         report['experiment_arg'] = arg
     if not report['fits'] and may_fall_back:
         # The recipe's own remat does not fit: record that, then the fallback a user would take.
         needs = [p['needed_bytes'] for p in report['programs']]
         arg = f'{arg + "," if arg else ""}remat=full'
-        retry = _load(path, arg)
-        retry.batch_size = config.batch_size
-        report = compile_check.run_check(retry, topology, slices, mesh,
-                                         max_batch=max_batch, encoder=encoder, say=say)
+        report = run_cli(_cli_args(path, arg, topology, slices, mesh, encoder, overrides,
+                                   max_batch), scratch)
         report.update(experiment_arg=arg, recipe_remat_needs=needs)
     return report
 
@@ -109,11 +126,11 @@ def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: P
     path, arg, encoder = RECIPES[name]
     config = _load(path, arg)
     target = targets.get_target(topology, slices)
-    override = ''
+    overrides = []
     if target.platform == 'cuda':
         per_gpu = config.batch_size // OFFICIAL_GPUS[config.batch_size]
         config.batch_size = per_gpu * target.num_devices
-        override = f' --config.batch_size={config.batch_size}'
+        overrides = [f'--config.batch_size={config.batch_size}']
     mesh = mesh_for(target.num_devices, config.batch_size)
     if slices > 1:  # the data axis spans the slices
         ways = math.gcd(target.num_devices // slices, config.batch_size // slices)
@@ -123,17 +140,17 @@ def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: P
         report = json.loads(saved.read_text())
     else:
         t0 = time.perf_counter()
-        if override and not targets.cuda_plugin_available():
+        if overrides and not targets.cuda_plugin_available():
             return None
         report = _check(config, path, arg, topology, slices, mesh, max_batch, encoder,
-                        say=lambda *a, **k: print('   ', *a, flush=True))
+                        overrides, json_dir / 'attempt.json')
         report['wall_s'] = time.perf_counter() - t0
         saved.write_text(json.dumps(report, indent=2, default=repr) + '\n')
     arg = report.get('experiment_arg', arg)
     command = (f'python -m vjepa_jax.compile_check --config {path}{":" + arg if arg else ""} '
                f'--topology {topology}' + (f' --num-slices {slices}' if slices > 1 else '')
                + f' --mesh {mesh}' + (f' --encoder {encoder}' if 'probe' in name else '')
-               + override + (' --max-batch' if max_batch else ''))
+               + ''.join(' ' + o for o in overrides) + (' --max-batch' if max_batch else ''))
     return {'name': name, 'topology': topology, 'slices': slices, 'mesh': mesh,
             'report': report, 'command': command}
 

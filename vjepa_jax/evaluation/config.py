@@ -32,6 +32,7 @@ import jax
 import ml_collections
 
 from vjepa_jax import sharding
+from vjepa_jax.config_lib import index_file_problems, mesh_spec_problem
 from vjepa_jax.evaluation.probe import ProbeConfig
 from vjepa_jax.evaluation.video_data import EVAL_WINDOWS, ProbeClipConfig
 from vjepa_jax.input.images import PROBE_DATASETS
@@ -71,8 +72,8 @@ def probe_config() -> ConfigDict:
     c.data = ConfigDict({
         'kind': 'video',           # 'video' (index files) or 'image' (TFDS)
         'num_classes': 400,
-        'train_index': [''],       # official format: "/path/video.mp4 label" per line
-        'val_index': [''],
+        'train_index': ('',),      # official format: "/path/video.mp4 label" per line
+        'val_index': ('',),
         'frames_per_clip': 16,
         'frame_step': 4,
         'num_segments': 8,
@@ -102,8 +103,8 @@ def probe_config() -> ConfigDict:
         'eps': 1e-8,
     })
     c.probe = ConfigDict({'depth': 1, 'attend_across_segments': True})
-    c.mesh = [('data', -1), ('fsdp', 1), ('tensor', 1)]
-    c.sharding_rules = [list(rule) for rule in sharding.DEFAULT_RULES]
+    c.mesh = (('data', -1), ('fsdp', 1), ('tensor', 1))
+    c.sharding_rules = tuple(tuple(rule) for rule in sharding.DEFAULT_RULES)
     c.checkpoint = ConfigDict({'every_epochs': 1, 'keep': 2, 'async_save': True})
     c.log_every = 20
     c.eval_every_epochs = 1        # 0: evaluate after the last epoch only
@@ -135,8 +136,8 @@ def official_probe_recipe(task: str, encoder_size: str, checkpoint: str, data: s
     c.data.update({'kind': kind, 'num_classes': classes, 'num_segments': segments,
                    'num_views_per_segment': views, 'crop_size': crop})
     if kind == 'video':
-        c.data.train_index = [os.path.join(data, 'train.csv')]
-        c.data.val_index = [os.path.join(data, 'val.csv')]
+        c.data.train_index = (os.path.join(data, 'train.csv'),)
+        c.data.val_index = (os.path.join(data, 'val.csv'),)
     else:
         # Places205 is not in TFDS; places365_small is the nearest (images.py).
         c.data.dataset = {'places205': 'places365'}.get(task, task)
@@ -199,7 +200,8 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
         problems.append(f'data.num_classes must be >= 2, got {d.num_classes}.')
     if d.kind == 'video':
         for key in ('train_index', 'val_index'):
-            files = [f for f in d[key] if f]
+            problems += index_file_problems(f'data.{key}', d[key])
+            files = [f for f in d[key] if f and isinstance(f, str)]
             if not files:
                 problems.append(f'data.{key} is empty: give index files ("/path/video.mp4 '
                                 '<label>" per line).')
@@ -218,11 +220,14 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
                         'each (the probe grid is their product).')
     if config.optimizer.num_epochs <= 0:
         problems.append(f'optimizer.num_epochs must be > 0, got {config.optimizer.num_epochs}.')
+    mesh_problem = mesh_spec_problem(config.mesh)
     try:
+        if mesh_problem:
+            raise ValueError(mesh_problem)
         ways, sizes = sharding.planned_batch_split(
             config.mesh, sharding.rules_from_config(config.sharding_rules), num_devices)
     except ValueError as err:
-        problems.append(f'mesh: {err}')
+        problems.append(mesh_problem or f'mesh: {err}')
     else:
         for key in ('batch_size', 'eval_batch_size'):
             value = config[key] or config.batch_size

@@ -230,7 +230,9 @@ def _open(path: str) -> av.container.InputContainer:
     if st.st_size == 0:
         raise VideoError(path, 'empty', 'the file has zero bytes')
     try:
-        return av.open(path, **_OPEN_OPTIONS)
+        # PyAV 19 takes only an exact ``str`` name (not ``numpy.str_``, not a Path).
+        name = os.fspath(path)
+        return av.open(str(name) if isinstance(name, str) else name, **_OPEN_OPTIONS)
     except PermissionError as e:
         raise VideoError(path, 'unreadable', str(e)) from None
     except _AV_ERRORS as e:

@@ -14,7 +14,7 @@ from typing import Any
 import ml_collections
 
 from vjepa_jax import sharding
-from vjepa_jax.config_lib import decode_variant
+from vjepa_jax.config_lib import decode_variant, index_file_problems, mesh_spec_problem
 from vjepa_jax.input import transforms
 from vjepa_jax.masks.official_sets import OFFICIAL_MASK_SETS
 from vjepa_jax.models.builder import DTYPES, model_config
@@ -28,11 +28,11 @@ def pretrain_config() -> ConfigDict:
     c.mode = 'pretrain'
     c.seed = 0
     c.model = model_config()
-    c.masks = [dict(m) for m in OFFICIAL_MASK_SETS]
+    c.masks = tuple(dict(m) for m in OFFICIAL_MASK_SETS)
     c.batch_size = 3072  # global clips per step
     c.data = ConfigDict({
-        'index_files': [''],          # official format: "/path/video.mp4 label" per line
-        'weights': [0.0],             # per index file; all 0 = plain concatenation
+        'index_files': ('',),         # official format: "/path/video.mp4 label" per line
+        'weights': (0.0,),            # per index file; all 0 = plain concatenation
         'frame_step': 4,
         'random_resize_scale': tuple(transforms.PRETRAIN_SCALE),
         'random_resize_aspect_ratio': tuple(transforms.PRETRAIN_RATIO),
@@ -51,8 +51,8 @@ def pretrain_config() -> ConfigDict:
         'betas': (0.9, 0.999), 'eps': 1e-8,
     })
     c.loss = ConfigDict({'loss_exp': 1.0, 'reg_coeff': 0.0})
-    c.mesh = [('data', -1), ('fsdp', 1), ('tensor', 1)]
-    c.sharding_rules = [list(rule) for rule in sharding.DEFAULT_RULES]
+    c.mesh = (('data', -1), ('fsdp', 1), ('tensor', 1))
+    c.sharding_rules = tuple(tuple(rule) for rule in sharding.DEFAULT_RULES)
     c.checkpoint = ConfigDict({'every_steps': 1000, 'keep': 3, 'keep_period': 0,
                                'async_save': True})
     c.init_from = ''  # our checkpoint dir or an official .pth.tar, used when the workdir is new
@@ -82,11 +82,14 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
                         f'model.tubelet_size {m.tubelet_size}.')
     if m.dtype not in DTYPES:
         problems.append(f'model.dtype {m.dtype!r} is not one of {sorted(DTYPES)}.')
+    mesh_problem = mesh_spec_problem(config.mesh)
     try:
+        if mesh_problem:
+            raise ValueError(mesh_problem)
         ways, mesh_sizes = sharding.planned_batch_split(
             config.mesh, sharding.rules_from_config(config.sharding_rules), num_devices)
     except ValueError as e:
-        problems.append(f'mesh: {e}')
+        problems.append(mesh_problem or f'mesh: {e}')
     else:
         if config.batch_size % ways:
             problems.append(f'batch_size {config.batch_size} is not divisible by the '
@@ -94,7 +97,8 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
     if config.batch_size % process_count:
         problems.append(f'batch_size {config.batch_size} is not divisible by the '
                         f'{process_count} processes.')
-    files = [f for f in config.data.index_files if f]
+    problems += index_file_problems('data.index_files', config.data.index_files)
+    files = [f for f in config.data.index_files if f and isinstance(f, str)]
     if not files:
         problems.append('data.index_files is empty: give at least one index file '
                         '(lines "/path/to/video.mp4 <label>").')
@@ -137,11 +141,11 @@ def official_recipe(variant: str, crop_size: int, batch_size: int, arg: Any) -> 
     c.model.predictor.update({'embed_dim': 384, 'depth': 12, 'num_mask_tokens': 2,
                               'zero_init_mask_tokens': True})
     c.batch_size = batch_size
-    c.data.index_files = [os.path.join(arg.data, f) for f in OFFICIAL_DATA_MIX]
-    c.data.weights = [0.0] * len(OFFICIAL_DATA_MIX)
+    c.data.index_files = tuple(os.path.join(arg.data, f) for f in OFFICIAL_DATA_MIX)
+    c.data.weights = (0.0,) * len(OFFICIAL_DATA_MIX)
     c.data.frame_step = 4
     c.data.num_workers = arg.workers
-    c.mesh = [('data', -1), ('fsdp', arg.fsdp), ('tensor', 1)]
+    c.mesh = (('data', -1), ('fsdp', arg.fsdp), ('tensor', 1))
     c.checkpoint.update({'every_steps': 1000, 'keep': 3, 'keep_period': 9000})
     c.log_every = 50
     return c
