@@ -59,9 +59,8 @@ def parse_flags(argv: Sequence[str], *, name: str = 'config',
         return _parse(argv, name, flag_values or flags.FLAGS)
     except flags.Error as error:  # not about the config: what absl's parser does
         message = str(error)
-        if '\n' in message:
-            message = '\n' + textwrap.indent(message, '  ')
-        sys.stderr.write(f'FATAL Flags parsing error: {message}\n'
+        message = f':\n{textwrap.indent(message, "  ")}' if '\n' in message else f': {message}'
+        sys.stderr.write(f'FATAL Flags parsing error{message}\n'
                          'Pass --helpshort or --helpfull to see help on flags.\n')
         sys.exit(1)
 

@@ -28,14 +28,14 @@ def get_config(arg: str | None = None):
                     'tubelet_size': 2})
     c.model.predictor.update({'embed_dim': 48, 'depth': 2, 'num_heads': 4})
     c.batch_size = a.batch
-    c.data.index_files = [os.path.join(a.data, 'train.csv')]
+    c.data.index_files = (os.path.join(a.data, 'train.csv'),)
     c.data.frame_step = 2
     c.data.read_threads = 2
     # One "epoch" of 50 updates: warmup 1 epoch, clipping from the 2nd epoch on.
     c.optimizer.update({'steps_per_epoch': 50, 'num_epochs': a.steps / 50,
                         'warmup_epochs': 1, 'start_lr': 2e-4, 'lr': 3e-4, 'final_lr': 1e-6,
                         'ema': (0.999, 1.0)})
-    c.mesh = [('data', -1), ('fsdp', 1), ('tensor', 1)]
+    c.mesh = (('data', -1), ('fsdp', 1), ('tensor', 1))
     c.checkpoint.update({'every_steps': 500, 'keep': 2})
     c.log_every = 50
     c.lock()

@@ -32,8 +32,8 @@ def get_config(arg: str | None = None):
     c = probe_config()
     c.encoder.update({'checkpoint': a.checkpoint, 'random_init': a.random_init,
                       'dtype': 'float32'})
-    c.data.update({'num_classes': 8, 'train_index': [os.path.join(a.data, 'train.csv')],
-                   'val_index': [os.path.join(a.data, 'val.csv')], 'frames_per_clip': 8,
+    c.data.update({'num_classes': 8, 'train_index': (os.path.join(a.data, 'train.csv'),),
+                   'val_index': (os.path.join(a.data, 'val.csv'),), 'frames_per_clip': 8,
                    'frame_step': 2, 'num_segments': 1, 'num_views_per_segment': 1,
                    'crop_size': 32, 'random_resize_scale': (0.5, 1.0), 'auto_augment': False,
                    'reprob': 0.0, 'read_threads': 2})
