@@ -255,10 +255,11 @@ def main(argv) -> int:
 
 def run() -> None:
     from vjepa_jax.aot.targets import TargetError
+    from vjepa_jax.config_overrides import ConfigOverrideError, parse_flags
 
     try:
-        app.run(lambda argv: sys.exit(main(argv)))
-    except (UserError, TargetError) as e:
+        app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)
+    except (UserError, TargetError, ConfigOverrideError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
 

@@ -118,3 +118,10 @@ def test_gpu_host_target_reports_memory_and_says_it_is_not_checked():
     assert report['device_kind'] == 'NVIDIA H100 80GB HBM3' and report['chips'] == 8
     assert step['fits'] and step['argument_bytes'] > 0 and step['per_device_batch'] == 1
     assert any('GPU memory is reported by the compiler, not checked by it' in x for x in lines)
+
+
+def test_misspelt_override_is_a_one_line_error():
+    out = _check('--config', str(TINY), '--topology', 'v5e-4', '--config.model.varient=L/16')
+    assert out.returncode == 2
+    assert 'error: no field model.varient; did you mean model.variant?' in out.stderr
+    assert 'Traceback' not in out.stderr
