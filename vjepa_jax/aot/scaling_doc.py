@@ -169,7 +169,7 @@ def render(rows: list[dict], started: str, elapsed: float) -> str:
         '',
         '```bash',
         ('python -m vjepa_jax.compile_check --config experiments/pretrain/vitl16.py '
-         '--topology v5p-256 --max-batch'),
+         '--topology v5p-256 --mesh data=1,fsdp=-1,tensor=1 --max-batch'),
         '```',
         '',
         ('Figures are per chip. *bound* = arguments + outputs - donated + temporaries (what the '
@@ -273,10 +273,10 @@ FINDINGS = '''## Findings (measured 2026-12-02, libtpu 0.0.42.1, jax 0.10.2)
   256-chip slice goes to `tensor` (here `fsdp=32, tensor=8`). A batch of 2048 or 2560
   splits fully.
 - **libtpu 0.0.42.1 segfaults on large batches** (a stack overflow in
-  `FusedSpatialMajorConvolution::MakeConvWindows`, the patch-embedding convolution) before
-  it reports an out-of-memory: ViT-L on v5e-256 compiles at 38 clips per chip and
-  crashes from 39 on, although memory grows about linearly (3.3 GiB at 12 per chip) and 39
-  would stay well under the 15.75 GiB. The
+  `FusedSpatialMajorConvolution::MakeConvWindows`, the patch-embedding convolution):
+  ViT-L and ViT-H on v5e-256 both compile at 38 clips per chip and crash from 39 on,
+  although memory grows about linearly (3.3-3.6 GiB at 12 per chip) and 39 would stay
+  well under the 15.75 GiB. The
   batch search counts a crash as "does not fit", so *max batch* is the largest batch
   that compiles with this libtpu, not an HBM limit.
 - **Collectives.** In the scanned ViT-L step the TPU compiler expresses FSDP's
