@@ -1,10 +1,12 @@
 # vjepa_jax: `make demo` pretrains and probes a tiny V-JEPA on synthetic videos, `make test` tests.
+# Another interpreter / venv / pins: make test PYTHON=/path/python3.12 VENV=.venv312 PIP_PINS='jax==0.11.*'
 PYTHON ?= python3
 VENV := .venv
+PIP_PINS :=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean
+.PHONY: install test test-py312 lint demo clean
 
 install: $(STAMP)
 
@@ -12,11 +14,24 @@ install: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(foreach pin,$(PIP_PINS),'$(pin)')
 	touch $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+# The same tests on Python 3.12 with JAX 0.11 (what Colab and the accelerator machines
+# run), in .venv312. PYTHON312: the first python3.12 that runs (a pyenv shim on PATH may
+# have no 3.12 behind it), else pass PYTHON312=/path/to/python3.12.
+PYTHON312 ?= $(shell for p in "$$(command -v python3.12)" /root/.pyenv/versions/3.12*/bin/python3.12; do \
+    "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
+PY312_ARGS = PYTHON='$(PYTHON312)' VENV=.venv312 PIP_PINS='jax==0.11.*'
+
+test-py312:
+	@test -n '$(PYTHON312)' || { echo 'test-py312: no working python3.12 found (PATH, /root/.pyenv/versions/3.12*); pass PYTHON312=/path/to/python3.12' >&2; exit 1; }
+	$(MAKE) install $(PY312_ARGS)
+	.venv312/bin/python -c "import sys, jax; v = sys.version.split()[0], jax.__version__; print('.venv312: python %s, jax %s' % v); assert v[0].startswith('3.12.') and v[1].startswith('0.11.'), v"
+	$(MAKE) test $(PY312_ARGS)
 
 DEMO_DATA := data/synthetic
 DEMO_RUN := runs/demo

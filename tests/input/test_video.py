@@ -237,6 +237,16 @@ def test_threads_option_gives_same_frames(variant_files):
     np.testing.assert_array_equal(np.stack(ia), np.stack(ib))
 
 
+def test_path_types(variant_files):
+    # str, Path and numpy.str_ (paths read back from .npz / index arrays) give the same
+    # frames; PyAV 19 rejects str subclasses such as numpy.str_.
+    path = str(variant_files['h264_gop10_bframes'])
+    ref, _ = decode_clips(path, 4, 2, 1, None)
+    for p in (Path(path), np.str_(path), np.asarray([path])[0]):
+        clips, _ = decode_clips(p, 4, 2, 1, None)
+        np.testing.assert_array_equal(clips, ref)
+
+
 def test_decodes_only_the_needed_span(tmp_path):
     # Non-reference B-frames (no pyramid) between P-frames, a keyframe every 10 frames.
     params = 'keyint=10:min-keyint=10:scenecut=0:bframes=3:b-adapt=0:b-pyramid=none'

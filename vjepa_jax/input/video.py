@@ -230,7 +230,7 @@ def _open(path: str) -> av.container.InputContainer:
     if st.st_size == 0:
         raise VideoError(path, 'empty', 'the file has zero bytes')
     try:
-        # PyAV 19 takes only an exact ``str`` name (not ``numpy.str_``, not a Path).
+        # PyAV 19 rejects str subclasses such as ``numpy.str_`` (paths read from arrays).
         name = os.fspath(path)
         return av.open(str(name) if isinstance(name, str) else name, **_OPEN_OPTIONS)
     except PermissionError as e:
