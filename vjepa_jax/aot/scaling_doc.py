@@ -272,6 +272,14 @@ FINDINGS = '''## Findings (measured 2026-12-02, libtpu 0.0.42.1, jax 0.10.2)
   pod**: 2400 = 2^5 x 75, so the batch axes can take at most 32 ways and the rest of a
   256-chip slice goes to `tensor` (here `fsdp=32, tensor=8`). A batch of 2048 or 2560
   splits fully.
+- **vith16_384 does not fit on v5e-256**, at any batch near the official one. At 2400 the
+  mesh is `fsdp=32, tensor=8`: 75 clips per batch shard need 27.06 GiB with `remat=full`
+  (29 per shard, 928 clips, is the most that fits). A batch that splits over all 256
+  chips (`--config.batch_size=2560`, 10 per chip, `fsdp=256`) still needs 26.05 GiB: XLA's
+  unfused attention holds the `[clips, 16 heads, 4608, 4608]` float32 scores of a layer
+  (1.3 GiB per clip). A fused (flash) attention kernel is what would make it fit (the
+  attention issue); sequence parallelism by rule (`('tokens', 'tensor')` after
+  `('heads', 'tensor')`) did not help (29.79 GiB). It fits on v5p-256.
 - **libtpu 0.0.42.1 segfaults on large batches** (a stack overflow in
   `FusedSpatialMajorConvolution::MakeConvWindows`, the patch-embedding convolution):
   ViT-L and ViT-H on v5e-256 both compile at 38 clips per chip and crash from 39 on,
