@@ -119,7 +119,7 @@ def _check(config, path: str, arg: str | None, topology: str, slices: int, mesh:
 
 
 def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: Path,
-             reuse: bool = True) -> dict:
+             reuse: bool = True, compile_missing: bool = True) -> dict | None:
     """One recipe on one target: its report (reused from ``json_dir`` when there) and command."""
     from vjepa_jax.aot import targets
 
@@ -140,7 +140,7 @@ def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: P
         report = json.loads(saved.read_text())
     else:
         t0 = time.perf_counter()
-        if overrides and not targets.cuda_plugin_available():
+        if not compile_missing or (overrides and not targets.cuda_plugin_available()):
             return None
         report = _check(config, path, arg, topology, slices, mesh, max_batch, encoder,
                         overrides, json_dir / 'attempt.json')
@@ -234,7 +234,7 @@ def render(rows: list[dict], started: str, elapsed: float) -> str:
         lines += ['', 'Commands:', '']
         lines += [f'- `{r["command"]}`' for r in items]
         lines.append('')
-    lines += _summary(rows) + FINDINGS
+    lines += _summary(rows) + FINDINGS.splitlines()
     return '\n'.join(lines)
 
 
@@ -291,8 +291,8 @@ FINDINGS = '''## Findings (measured 2026-12-02, libtpu 0.0.42.1, jax 0.10.2)
   parameter gathers and gradient reductions as `all-reduce` ops (27-31 ops in the
   program, each once although the scan body runs per layer); the tiny unscanned step on
   `fsdp=4` shows `all-gather` ops instead.
-- **Compile time**: 1.5-2.5 min per ViT-L step at the fast effort on this machine (with
-  other jobs running); an out-of-memory verdict comes back in 10-80 s.
+- **Compile time**: 1.5-5 min per ViT-L or ViT-H step at the fast effort on this machine (with
+  other jobs running); an out-of-memory verdict comes back in 10-95 s.
 '''
 
 
@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--only', action='append', default=[],
                         help='recipe name prefix (repeatable); default: all')
     parser.add_argument('--no-max-batch', action='store_true')
+    parser.add_argument('--render-only', action='store_true',
+                        help='write the page from the reports in --json-dir; compile nothing')
     parser.add_argument('--fresh', action='store_true',
                         help='recompile rows whose report is already in --json-dir')
     args = parser.parse_args(argv)
@@ -316,9 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         search = not args.no_max_batch and slices == 1 and topology in MAX_BATCH_ON \
             and 'probe' not in name
         print(f'{name} on {topology} x {slices} ...', flush=True)
-        row = rows_for(name, topology, slices, search, json_dir, reuse=not args.fresh)
+        row = rows_for(name, topology, slices, search, json_dir, reuse=not args.fresh,
+                       compile_missing=not args.render_only)
         if row is None:
-            print('  skipped: the CUDA plugin is not installed', flush=True)
+            print('  skipped: no report (--render-only) or no CUDA plugin', flush=True)
             continue
         fits = all(p['fits'] for p in row['report']['programs'])
         print(f'  {"fits" if fits else "DOES NOT FIT"} ({row["report"].get("wall_s", 0):.0f} s)',
