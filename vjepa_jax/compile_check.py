@@ -13,7 +13,9 @@ HBM, the per-chip batch, analytic FLOPs, the collectives in the compiled
 program, and the compile time. ``--max-batch`` bisects for the largest
 per-chip batch that fits. A program that does not fit ends with one line and
 exit status 1; a user mistake (unknown topology, a mesh that does not divide
-the batch) with one line and exit status 2.
+the batch) with one line and exit status 2; a compiler failure that gives no
+verdict (XLA's GPU compiler without a device fails on ViT-L) with one line and
+exit status 3.
 """
 
 from __future__ import annotations
@@ -254,6 +256,7 @@ def main(argv) -> int:
 
 
 def run() -> None:
+    from vjepa_jax.aot.compile_report import CompilerError
     from vjepa_jax.aot.targets import TargetError
     from vjepa_jax.config_overrides import ConfigOverrideError, parse_flags
 
@@ -262,6 +265,9 @@ def run() -> None:
     except (UserError, TargetError, ConfigOverrideError) as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
+    except CompilerError as e:
+        print(f'error: {e} (no fit verdict)', file=sys.stderr)
+        sys.exit(3)
 
 
 if __name__ == '__main__':

@@ -29,6 +29,10 @@ _UNITS = {'': 1, 'B': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
 _SIZE = r'([\d.]+)\s*([KMGT]?)i?B?'
 
 
+class CompilerError(RuntimeError):
+    """The compiler failed for another reason than memory (no verdict either way)."""
+
+
 @dataclasses.dataclass
 class CompileResult:
     """One compile: ``fits`` False with ``oom_message`` when the compiler ran out of HBM."""
@@ -100,8 +104,11 @@ def compile_program(program: Program, hbm_bytes: int, *, fast: bool = True) -> C
     start = time.perf_counter()
     try:
         compiled = program.lower().compile(compiler_options=FAST_COMPILE if fast else None)
-    except Exception as e:
+    except Exception as e:  # only the compiler's OOM is a result
         if not is_oom(e):
+            if type(e).__name__ == 'JaxRuntimeError':  # the compiler itself failed
+                first = str(e).strip().splitlines()[0][:400]
+                raise CompilerError(f'the XLA compiler failed on {program.name}: {first}') from e
             raise
         result.compile_s = time.perf_counter() - start
         result.oom_message = str(e).strip().splitlines()[0][:500]
