@@ -172,7 +172,8 @@ def render(rows: list[dict], started: str, elapsed: float) -> str:
          '--topology v5p-256 --mesh data=1,fsdp=-1,tensor=1 --max-batch'),
         '```',
         '',
-        ('Figures are per chip. *bound* = arguments + outputs - donated + temporaries (what the '
+        ('Figures are per chip; *per chip* is the batch shard, global batch / (data x fsdp) '
+         '(with `tensor` > 1 the chips of one tensor group share it). *bound* = arguments + outputs - donated + temporaries (what the '
         'program can hold at once); the TPU compiler refuses a program over the HBM, so '
         '"fits" is its verdict. FLOPs are analytic (`train/flops.py`), per chip per step; '
         '*at peak* is that over the chip\'s dense bf16 peak (a lower bound on the step time). '
