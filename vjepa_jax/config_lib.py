@@ -8,6 +8,7 @@ encoder widths, depths and head counts. Official sizes follow the
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 from typing import Any
 
@@ -145,3 +146,11 @@ def index_file_problems(key: str, files: Any) -> list[str]:
     return [f'{key}: {f!r} is not a path (give strings, e.g. '
             f'--config.{key}="(\'/d/a.csv\', \'/d/b.csv\')").'
             for f in files if f and not isinstance(f, str)]
+
+
+def load_experiment(path: str, arg: str | None = None) -> Any:
+    """``get_config(arg)`` of an experiment file (``experiments/...py``), outside the flags."""
+    spec = importlib.util.spec_from_file_location('_vjepa_experiment', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config() if arg is None else module.get_config(arg)

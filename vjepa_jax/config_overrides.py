@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import importlib.util
 import os
 import re
 import sys
@@ -39,6 +38,8 @@ from typing import Any
 import ml_collections
 from absl import flags
 from ml_collections.config_flags import config_path, tuple_parser
+
+from vjepa_jax.config_lib import load_experiment
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -150,7 +151,7 @@ def diagnose(argv: Sequence[str], name: str = 'config') -> str | None:
         return missing
     path, _, arg = spec.partition(':')
     try:
-        config = _load(path, arg if ':' in spec else None)
+        config = load_experiment(path, arg if ':' in spec else None)
     except ValueError as e:  # the experiment's argument parser: what to change
         return f'--{name} {spec}: {e}'
     except Exception:  # noqa: BLE001 - a bug in the file: let the original error show
@@ -160,13 +161,6 @@ def diagnose(argv: Sequence[str], name: str = 'config') -> str | None:
         if problem:
             return problem
     return None
-
-
-def _load(path: str, arg: str | None) -> Any:
-    spec = importlib.util.spec_from_file_location('_config_overrides_check', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config() if arg is None else module.get_config(arg)
 
 
 def _overrides(argv: Sequence[str], name: str) -> Iterator[tuple[str, str | None, bool, str]]:

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from vjepa_jax.config_lib import load_experiment
+
 RECIPES = {
     'vitl16': ('experiments/pretrain/vitl16.py', None, 'L/16'),
     'vith16': ('experiments/pretrain/vith16.py', None, 'H/16'),
@@ -59,17 +61,6 @@ def mesh_for(chips: int, global_batch: int) -> str:
     tensor-parallel (e.g. 2400 clips on 256 chips: fsdp 32 x tensor 8)."""
     ways = math.gcd(chips, global_batch)
     return f'data=1,fsdp={ways},tensor={chips // ways}'
-
-
-def _load(path: str, arg: str | None):
-    import importlib.util
-
-    from ml_collections import config_flags  # noqa: F401 (same loader as the CLIs)
-
-    spec = importlib.util.spec_from_file_location('experiment', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(arg)
 
 
 def _gib(n: float) -> str:
@@ -124,7 +115,7 @@ def rows_for(name: str, topology: str, slices: int, max_batch: bool, json_dir: P
     from vjepa_jax.aot import targets
 
     path, arg, encoder = RECIPES[name]
-    config = _load(path, arg)
+    config = load_experiment(path, arg)
     target = targets.get_target(topology, slices)
     overrides = []
     if target.platform == 'cuda':
