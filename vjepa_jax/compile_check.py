@@ -20,27 +20,22 @@ exit status 3.
 
 from __future__ import annotations
 
-import os
-
-# Before JAX is imported: CPU is the default platform (never look for a real TPU),
-# no cloud metadata lookups, quiet libtpu, parallel processes may share libtpu.
-for _key, _value in (('JAX_PLATFORMS', 'cpu'), ('TPU_SKIP_MDS_QUERY', '1'),
-                     ('TPU_WORKER_HOSTNAMES', 'localhost'), ('ALLOW_MULTIPLE_LIBTPU_LOAD', '1'),
-                     ('TF_CPP_MIN_LOG_LEVEL', '3')):
-    os.environ.setdefault(_key, _value)
-
-import jax
-
-# ``python -m`` imported the package (and JAX) before the lines above ran.
-jax.config.update('jax_platforms', os.environ['JAX_PLATFORMS'])
-
 import json
+import os
 import sys
 import time
 from typing import Any
 
+import jax
 from absl import app, flags
 from ml_collections import config_flags
+
+from vjepa_jax.aot import targets
+
+# CPU as the default platform, no cloud metadata lookups, quiet and shareable libtpu.
+# ``python -m`` has imported JAX with the package already, so set the platform by config.
+targets.prepare_environment()
+jax.config.update('jax_platforms', os.environ['JAX_PLATFORMS'])
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment file (path[:arg]).',
                                           lock_config=True)
@@ -163,7 +158,7 @@ def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = ''
     runs in a child process (a compiler crash then ends only that try).
     """
     from vjepa_jax import sharding
-    from vjepa_jax.aot import compile_report, programs, targets
+    from vjepa_jax.aot import compile_report, programs
 
     target = targets.get_target(target_name, num_slices)
     spec = parse_mesh(mesh_text) if mesh_text else [tuple(a) for a in config.mesh]
@@ -177,7 +172,6 @@ def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = ''
         mesh = sharding.make_mesh(spec, devices)
     except ValueError as e:
         raise UserError(str(e)) from None
-    rules = sharding.rules_from_config(config.sharding_rules)
     slices = f' x {num_slices} slices' if num_slices > 1 else ''
     say(f'target {target.name}{slices}: {target.num_devices} x {target.device_kind} '
         f'({_gib(target.hbm_bytes)} HBM each); mesh {dict(mesh.shape)}; devices in '
@@ -191,12 +185,8 @@ def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = ''
             raise UserError(str(e)) from None
 
     progs = build()
-    if config.mode == 'pretrain':
-        from vjepa_jax.train.program import boxed_abstract_state, pretrain_program
-
-        note = sharding.fallback_note(boxed_abstract_state(pretrain_program(config)), mesh, rules)
-        if note:
-            say(note)
+    for note in {p.sharding_note for p in progs if p.sharding_note}:
+        say(note)
     report = {'config': config.to_dict(), 'target': target.name, 'platform': target.platform,
               'memory_checked_by_compiler': target.compiler_checks_memory,
               'num_slices': num_slices,

@@ -22,7 +22,12 @@ from vjepa_jax.config_lib import decode_variant
 from vjepa_jax.models.builder import compute_dtype
 from vjepa_jax.models.vit import VisionTransformer
 from vjepa_jax.train import flops
-from vjepa_jax.train.program import abstract_batch, abstract_state, pretrain_program
+from vjepa_jax.train.program import (
+    abstract_batch,
+    abstract_state,
+    boxed_abstract_state,
+    pretrain_program,
+)
 from vjepa_jax.train.step import jit_train_step
 
 
@@ -41,6 +46,7 @@ class Program:
     per_device_batch: int
     flops: float
     mesh: Any
+    sharding_note: str = ''  # params whose rule-given layout fell back (``sharding_plan``)
 
     def lower(self, platform: str | None = None):
         """Lowers under the mesh (abstract meshes need ``platform``, e.g. ``'tpu'``)."""
@@ -56,14 +62,11 @@ class BatchSplitError(ValueError):
 
 
 def _batch_ways(mesh, rules: sharding.Rules, global_batch: int) -> int:
-    axes = sharding.batch_axes(rules)
-    axes = (axes,) if isinstance(axes, str) else (axes or ())
-    ways = 1
-    for a in axes:
-        ways *= dict(mesh.shape).get(a, 1)
+    ways = sharding.data_parallel_size(mesh, rules)
     if global_batch % ways:
         raise BatchSplitError(
-            f'global batch {global_batch} does not split over the batch axes {axes} '
+            f'global batch {global_batch} does not split over the batch axes '
+            f'{sharding.batch_axes(rules)} '
             f'({ways} ways, mesh {dict(mesh.shape)}); choose a batch that is a multiple of '
             f'{ways}, or a mesh whose batch axes divide {global_batch} (the rest on tensor).')
     return ways
@@ -74,22 +77,12 @@ def pretrain_programs(config, mesh, global_batch: int | None = None) -> list[Pro
     program = pretrain_program(config)
     batch = int(global_batch or config.batch_size)
     ways = _batch_ways(mesh, program.rules, batch)
-    state, shardings = abstract_state(program, mesh)
+    boxed = boxed_abstract_state(program)
+    state, shardings = abstract_state(program, mesh, boxed)
     step = jit_train_step(program.setup, mesh, program.rules, shardings)
     return [Program('pretrain step', step.jitted, (state, abstract_batch(program, batch, mesh)),
-                    batch, batch // ways, batch * program.flops_per_clip(), mesh)]
-
-
-def probe_flops(tokens: int, width: int, classes: int, depth: int) -> float:
-    """Analytic FLOPs of one attentive-probe call's forward + backward (3x the forward).
-
-    Depth ``d``: ``d - 1`` self-attention blocks on the tokens, then one query's
-    cross-attention (k / v projections of every token dominate) and the head.
-    """
-    cross = 2 * tokens * width * 2 * width + 4 * tokens * width + 2 * 2 * width * width
-    head = 2 * width * 4 * width * 2 + 2 * width * classes
-    blocks = flops.transformer_flops(tokens, width, depth - 1, 4 * width) if depth > 1 else 0
-    return 3.0 * (cross + head + blocks)
+                    batch, batch // ways, batch * program.flops_per_clip(), mesh,
+                    sharding.fallback_note(boxed, mesh, program.rules))]
 
 
 def _probe_encoder(config, variant: str, dtype: str) -> VisionTransformer:
@@ -162,10 +155,10 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     seq_train = n_tokens * (train_views[0] if setup.attend_across_segments else 1)
     seq_eval = n_tokens * (eval_views[0] if setup.attend_across_segments else 1)
     g = setup.num_probes
-    probe_train = g * calls_train * probe_flops(seq_train, encoder.embed_dim, d.num_classes,
-                                                recipe.depth)
-    probe_eval = g * calls_eval * probe_flops(seq_eval, encoder.embed_dim, d.num_classes,
-                                              recipe.depth) / 3
+    probe_train = g * calls_train * flops.attentive_probe_flops(
+        seq_train, encoder.embed_dim, d.num_classes, recipe.depth)
+    probe_eval = g * calls_eval * flops.attentive_probe_flops(
+        seq_eval, encoder.embed_dim, d.num_classes, recipe.depth) / 3
     n_train, n_eval = train_views[0] * train_views[1], eval_views[0] * eval_views[1]
     return [
         Program('probe features (train batch)', features,

@@ -53,3 +53,15 @@ def train_step_flops(encoder: VisionTransformer, predictor: Predictor,
         total += 3 * (blocks + predictor_flops(predictor, context, target))
         total += 2 * embed_flops(encoder)
     return total
+
+
+def attentive_probe_flops(tokens: int, width: int, classes: int, depth: int) -> float:
+    """Analytic FLOPs of one attentive-probe call's forward + backward (3x the forward).
+
+    Depth ``d``: ``d - 1`` self-attention blocks on the tokens, then one query's
+    cross-attention (k / v projections of every token dominate) and the head.
+    """
+    cross = 2 * tokens * width * 2 * width + 4 * tokens * width + 2 * 2 * width * width
+    head = 2 * width * 4 * width * 2 + 2 * width * classes
+    blocks = transformer_flops(tokens, width, depth - 1, 4 * width) if depth > 1 else 0
+    return 3.0 * (cross + head + blocks)

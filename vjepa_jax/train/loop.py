@@ -90,8 +90,9 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
     encoder, predictor = setup.encoder, setup.predictor
     o = config.optimizer
     mesh = sharding.make_mesh(config.mesh)
+    boxed = boxed_abstract_state(program, config.seed)
     state, shardings = create_train_state(encoder, predictor, config.seed, mesh, rules,
-                                          o.betas[0], o.betas[1], o.eps)
+                                          o.betas[0], o.betas[1], o.eps, abstract=boxed)
     total = config_lib.num_steps(config)
 
     weights = list(config.data.weights) if any(config.data.weights) else None
@@ -141,8 +142,7 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
     writer.banner(config=config, mesh=mesh, global_batch=config.batch_size,
                   param_counts={'encoder': _param_count(state.params['encoder']),
                                 'predictor': _param_count(state.params['predictor'])},
-                  sharding_note=sharding.fallback_note(boxed_abstract_state(program), mesh,
-                                                       rules))
+                  sharding_note=sharding.fallback_note(boxed, mesh, rules))
     if jax.process_index() == 0:
         print(f'start: step {start} from {source}; mask counts (context, target) {counts}',
               flush=True)

@@ -65,12 +65,15 @@ def boxed_abstract_state(program: PretrainProgram, seed: int = 0) -> PyTree:
                                                    s.betas[1], s.eps))
 
 
-def abstract_state(program: PretrainProgram, mesh) -> tuple[PyTree, PyTree]:
+def abstract_state(program: PretrainProgram, mesh,
+                   boxed: PyTree | None = None) -> tuple[PyTree, PyTree]:
     """``(state, shardings)``: ``ShapeDtypeStruct`` leaves placed by the rules on ``mesh``.
 
-    ``mesh`` may be a device mesh or a ``jax.sharding.AbstractMesh``.
+    ``mesh`` may be a device mesh or a ``jax.sharding.AbstractMesh``; ``boxed``:
+    ``boxed_abstract_state(program)`` when the caller already has it.
     """
-    boxed = boxed_abstract_state(program)
+    if boxed is None:
+        boxed = boxed_abstract_state(program)
     shardings = sharding.logical_shardings(boxed, mesh, program.rules)
     state = jax.tree_util.tree_map(
         lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),

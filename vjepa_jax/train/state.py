@@ -59,17 +59,20 @@ def init_boxed_state(encoder: VisionTransformer, predictor: Predictor, seed: int
 
 def create_train_state(encoder: VisionTransformer, predictor: Predictor, seed: int,
                        mesh: Mesh, rules: sharding.Rules, b1: float = 0.9,
-                       b2: float = 0.999, eps: float = 1e-8) -> tuple[TrainState, TrainState]:
+                       b2: float = 0.999, eps: float = 1e-8,
+                       abstract: TrainState | None = None) -> tuple[TrainState, TrainState]:
     """Creates the state directly in its sharded layout.
 
     Returns ``(state, shardings)``: plain arrays (no boxes) placed by the
     logical rules, and the matching ``NamedSharding`` pytree for ``jax.jit``.
-    No device ever holds an unsharded copy of a large param.
+    No device ever holds an unsharded copy of a large param. ``abstract``: the
+    boxed ``eval_shape`` of the init when the caller already has it.
     """
     def init():
         return init_boxed_state(encoder, predictor, seed, b1, b2, eps)
 
-    abstract = jax.eval_shape(init)
+    if abstract is None:
+        abstract = jax.eval_shape(init)
     shardings = sharding.logical_shardings(abstract, mesh, rules)
     with jax.set_mesh(mesh):
         state = jax.jit(lambda: nn.meta.unbox(init()), out_shardings=shardings)()
