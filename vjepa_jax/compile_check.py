@@ -31,6 +31,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from vjepa_jax.aot import targets
+from vjepa_jax.errors import ConfigError
 
 # CPU as the default platform, no cloud metadata lookups, quiet and shareable libtpu.
 # ``python -m`` has imported JAX with the package already, so set the platform by config.
@@ -53,7 +54,7 @@ _ENCODER = flags.DEFINE_string('encoder', 'L/16', 'Probe configs: the encoder va
                                'checkpoint (L/16, H/16, ...).')
 
 
-class UserError(ValueError):
+class UserError(ConfigError):
     """A mistake in the command line; printed as one line, exit status 2."""
 
 
@@ -246,18 +247,11 @@ def main(argv) -> int:
 
 
 def run() -> None:
-    from vjepa_jax.aot.compile_report import CompilerError
-    from vjepa_jax.aot.targets import TargetError
-    from vjepa_jax.config_overrides import ConfigOverrideError, parse_flags
+    """Entry point: a user mistake exits 2, a compiler failure without a verdict 3 (``errors``)."""
+    from vjepa_jax.config_overrides import parse_flags
+    from vjepa_jax.errors import cli_exit
 
-    try:
-        app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)
-    except (UserError, TargetError, ConfigOverrideError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
-    except CompilerError as e:
-        print(f'error: {e} (no fit verdict)', file=sys.stderr)
-        sys.exit(3)
+    cli_exit(lambda: app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags))
 
 
 if __name__ == '__main__':

@@ -40,11 +40,12 @@ from absl import flags
 from ml_collections.config_flags import config_path, tuple_parser
 
 from vjepa_jax.config_lib import load_experiment
+from vjepa_jax.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
 
 
-class ConfigOverrideError(ValueError):
+class ConfigOverrideError(ConfigError):
     """A mistake in ``--config FILE[:arg]`` or a ``--config.field=value``; one line."""
 
 

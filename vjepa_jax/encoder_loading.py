@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vjepa_jax import checkpointing
+from vjepa_jax.errors import CheckpointError
 from vjepa_jax.models.builder import build_jepa_models, compute_dtype
 from vjepa_jax.models.vit import VisionTransformer
 from vjepa_jax.pretrained import load_pretrained
@@ -45,7 +46,7 @@ _CHECKPOINTS_DIR = 'checkpoints'         # checkpointing.TrainCheckpointer
 _STEP_CONFIG = Path(checkpointing.CONFIG_ITEM) / 'metadata'  # orbax JsonSave's file
 
 
-class EncoderLoadError(ValueError):
+class EncoderLoadError(CheckpointError):
     """A checkpoint that cannot give the requested encoder; the message says why."""
 
 

@@ -73,6 +73,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from vjepa_jax.convert.official_config import ConversionError
 from vjepa_jax.convert.torch_pickle import CheckpointFormatError, UnsafeCheckpointError
 from vjepa_jax.encoder_loading import EncoderLoadError, encoder_config, load_encoder
+from vjepa_jax.errors import ConfigError
 from vjepa_jax.input.index import IndexFileError, read_index
 from vjepa_jax.input.normalize import normalize_video
 from vjepa_jax.input.transforms import eval_transform
@@ -87,7 +88,7 @@ VIDEO_EXTENSIONS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.m
 TOKEN_DTYPE = np.float16
 
 
-class ExtractError(ValueError):
+class ExtractError(ConfigError):
     """A user mistake in what to extract (no videos, clip size, batch size)."""
 
 

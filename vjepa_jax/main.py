@@ -92,30 +92,12 @@ def main(argv) -> int:
 
 
 def run() -> None:
-    """Entry point: user mistakes and data or divergence stops print a message, no traceback."""
-    from vjepa_jax.config_overrides import ConfigOverrideError, parse_flags
-    from vjepa_jax.convert.official_config import ConversionError
-    from vjepa_jax.encoder_loading import EncoderLoadError
-    from vjepa_jax.input.bad_input import TooManyBadVideosError
-    from vjepa_jax.input.images import DatasetNotPreparedError
-    from vjepa_jax.train.loop import NonFiniteLossError
+    """Entry point: user mistakes and clean stops print one line (``errors.cli_exit``), no traceback."""
+    from vjepa_jax.config_overrides import parse_flags
+    from vjepa_jax.errors import cli_exit
 
-    try:
-        app.run(main, flags_parser=parse_flags)
-    except ConfigOverrideError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
-    except (NonFiniteLossError, TooManyBadVideosError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(1)
-    except (DatasetNotPreparedError, EncoderLoadError, ConversionError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
-    except ValueError as e:
-        if not str(e).startswith(('Invalid config', 'init_from')):
-            raise
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    cli_exit(lambda: app.run(main, flags_parser=parse_flags))
+
 
 if __name__ == '__main__':
     run()

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from vjepa_jax.errors import DataError
+
 GAP = 2                     # pixels between tiles of the PCA picture
 BACKGROUND = (255, 255, 255)
 # Line colours of the loss picture (matplotlib's "tab10", readable on white).
@@ -42,7 +44,7 @@ PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 
 
-class VisualizeError(ValueError):
+class VisualizeError(DataError):
     """Input that cannot be drawn (no metrics, shapes that do not fit); says why."""
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vjepa_jax.aot.programs import Program
+from vjepa_jax.errors import VjepaError
 
 GiB = 2**30
 COLLECTIVES = ('all-gather', 'reduce-scatter', 'all-reduce', 'all-to-all', 'collective-permute')
@@ -29,8 +30,10 @@ _UNITS = {'': 1, 'B': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
 _SIZE = r'([\d.]+)\s*([KMGT]?)i?B?'
 
 
-class CompilerError(RuntimeError):
+class CompilerError(VjepaError, RuntimeError):
     """The compiler failed for another reason than memory (no verdict either way)."""
+
+    exit_status = 3
 
 
 @dataclasses.dataclass
@@ -108,7 +111,7 @@ def compile_program(program: Program, hbm_bytes: int, *, fast: bool = True) -> C
         if not is_oom(e):
             if type(e).__name__ == 'JaxRuntimeError':  # the compiler itself failed
                 first = str(e).strip().splitlines()[0][:400]
-                raise CompilerError(f'the XLA compiler failed on {program.name}: {first}') from e
+                raise CompilerError(f'the XLA compiler failed on {program.name}: {first} (no fit verdict)') from e
             raise
         result.compile_s = time.perf_counter() - start
         result.oom_message = str(e).strip().splitlines()[0][:500]

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from vjepa_jax import sharding
 from vjepa_jax.config_lib import decode_variant
+from vjepa_jax.errors import ConfigError
 from vjepa_jax.models.builder import compute_dtype
 from vjepa_jax.models.vit import VisionTransformer
 from vjepa_jax.train import flops
@@ -57,7 +58,7 @@ class Program:
             return self.jitted.lower(*self.args)
 
 
-class BatchSplitError(ValueError):
+class BatchSplitError(ConfigError):
     """The global batch does not split over the mesh's batch axes."""
 
 

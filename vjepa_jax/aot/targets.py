@@ -22,10 +22,12 @@ import os
 import re
 from pathlib import Path
 
+from vjepa_jax.errors import ConfigError
+
 GiB = 2**30
 
 
-class TargetError(ValueError):
+class TargetError(ConfigError):
     """An unknown target name, or compile-only devices that cannot be had here."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from vjepa_jax.config_lib import OFFICIAL_HEADS_BY_WIDTH
+from vjepa_jax.errors import CheckpointError
 from vjepa_jax.models import pos_embed
 from vjepa_jax.models.predictor import Predictor
 from vjepa_jax.models.vit import VisionTransformer
@@ -24,7 +25,7 @@ from vjepa_jax.models.vit import VisionTransformer
 _XBLOCK = 'pooler.cross_attention_block.'
 
 
-class ConversionError(ValueError):
+class ConversionError(CheckpointError):
     """A checkpoint does not match the model: lists every problem at once."""
 
 

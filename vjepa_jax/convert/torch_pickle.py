@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 import ml_dtypes
 import numpy as np
 
+from vjepa_jax.errors import CheckpointError
+
 __all__ = [
     "CheckpointFormatError",
     "UnsafeCheckpointError",
@@ -34,11 +36,11 @@ __all__ = [
 ]
 
 
-class UnsafeCheckpointError(ValueError):
+class UnsafeCheckpointError(CheckpointError):
     """The checkpoint references something other than tensors and plain containers."""
 
 
-class CheckpointFormatError(ValueError):
+class CheckpointFormatError(CheckpointError):
     """The file is not a (well-formed) torch zip checkpoint."""
 
 

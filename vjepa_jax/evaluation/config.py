@@ -33,6 +33,7 @@ import ml_collections
 
 from vjepa_jax import sharding
 from vjepa_jax.config_lib import index_file_problems, mesh_spec_problem
+from vjepa_jax.errors import config_problems
 from vjepa_jax.evaluation.probe import ProbeConfig
 from vjepa_jax.evaluation.video_data import EVAL_WINDOWS, ProbeClipConfig
 from vjepa_jax.input.images import PROBE_DATASETS
@@ -184,7 +185,7 @@ def optimizer_config(config: ConfigDict) -> ProbeConfig:
 
 
 def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> None:
-    """Raises ``ValueError`` with every problem found, each saying what to change."""
+    """Raises one ``ConfigError`` with every problem found, each saying what to change."""
     problems = []
     e, d = config.encoder, config.data
     if not e.checkpoint:
@@ -239,5 +240,4 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
         problems.append('checkpoint.every_epochs must be >= 1.')
     if config.log_every < 1:
         problems.append('log_every must be >= 1.')
-    if problems:
-        raise ValueError('Invalid config:\n  - ' + '\n  - '.join(problems))
+    config_problems(problems)

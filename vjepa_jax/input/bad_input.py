@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from vjepa_jax.errors import RunStopped
 from vjepa_jax.input.video import VideoError
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def read_or_replace(row: int, path_of: Callable[[int], str], num_rows: int,
         f'{bad[-1][1]}); the index seems to list mostly unreadable files.')
 
 
-class TooManyBadVideosError(RuntimeError):
+class TooManyBadVideosError(RunStopped):
     """More than the allowed fraction of attempted videos could not be used."""
 
 

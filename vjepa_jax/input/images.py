@@ -92,6 +92,7 @@ import grain
 import numpy as np
 from PIL import Image
 
+from vjepa_jax.errors import DataError
 from vjepa_jax.input import transforms
 from vjepa_jax.input.normalize import IMAGENET_MEAN, IMAGENET_STD
 
@@ -133,7 +134,7 @@ _PREPARE_NOTES = {
 }
 
 
-class DatasetNotPreparedError(FileNotFoundError):
+class DatasetNotPreparedError(DataError, FileNotFoundError):
     """A TFDS dataset is not prepared (as ArrayRecord) in the given data_dir."""
 
 

@@ -31,10 +31,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vjepa_jax.errors import DataError
+
 _LABEL = re.compile(r'[+-]?[0-9]+')
 
 
-class IndexFileError(ValueError):
+class IndexFileError(DataError):
     """An index file (or one of its lines) that cannot be used."""
 
 

@@ -45,6 +45,7 @@ import os
 import av
 import numpy as np
 
+from vjepa_jax.errors import DataError
 from vjepa_jax.input import frames
 
 # Machine-friendly categories carried by VideoError.reason.
@@ -78,7 +79,7 @@ _MAGIC_PREFIXES = (
 )
 
 
-class VideoError(Exception):
+class VideoError(DataError):
     """A video file that cannot give the requested clips.
 
     Attributes:

@@ -15,6 +15,7 @@ import ml_collections
 
 from vjepa_jax import sharding
 from vjepa_jax.config_lib import decode_variant, index_file_problems, mesh_spec_problem
+from vjepa_jax.errors import config_problems
 from vjepa_jax.input import transforms
 from vjepa_jax.masks.official_sets import OFFICIAL_MASK_SETS
 from vjepa_jax.models.builder import DTYPES, model_config
@@ -66,7 +67,7 @@ def num_steps(config: ConfigDict) -> int:
 
 
 def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> None:
-    """Raises ``ValueError`` with every problem found, each saying what to change."""
+    """Raises one ``ConfigError`` with every problem found, each saying what to change."""
     problems = []
     m = config.model
     try:
@@ -113,8 +114,7 @@ def validate(config: ConfigDict, num_devices: int, process_count: int = 1) -> No
         problems.append(f'init_from: {config.init_from} does not exist.')
     if config.log_every < 1:
         problems.append('log_every must be >= 1.')
-    if problems:
-        raise ValueError('Invalid config:\n  - ' + '\n  - '.join(problems))
+    config_problems(problems)
 
 
 OFFICIAL_DATA_MIX = ('k710_train.csv', 'ssv2_train.csv', 'howto100m_train.csv')

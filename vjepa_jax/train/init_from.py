@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from vjepa_jax.errors import CheckpointError
 from vjepa_jax.models import layers
 from vjepa_jax.train.state import TrainState
 
@@ -61,7 +62,7 @@ def load_init_params(path: str | Path, state: TrainState, shardings: TrainState,
 
     model = load_pretrained(path, **import_kwargs)
     if model.kind != 'pretraining':
-        raise ValueError(f'init_from {path} is a {model.kind} checkpoint; pretraining needs '
+        raise CheckpointError(f'init_from {path} is a {model.kind} checkpoint; pretraining needs '
                          'an encoder (an official pretraining .pth.tar or our converted one).')
     loaded = model.params
     encoder = loaded.get('encoder', loaded.get('target_encoder'))
@@ -78,7 +79,7 @@ def load_init_params(path: str | Path, state: TrainState, shardings: TrainState,
     problems = [p for name, tree in trees.items()
                 for p in _check_shapes(name, tree, templates[name])]
     if problems:
-        raise ValueError(f'init_from {path} does not fit the configured model (check '
+        raise CheckpointError(f'init_from {path} does not fit the configured model (check '
                          'config.model):\n  - ' + '\n  - '.join(problems[:20]))
 
     def place(name, tree, target_shardings):

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vjepa_jax import checkpointing, metrics, sharding
+from vjepa_jax.errors import RunStopped
 from vjepa_jax.input.bad_input import BadInputMonitor
 from vjepa_jax.input.index import mix_indices
 from vjepa_jax.input.pipeline import ClipConfig, pretraining_dataset, split_batch
@@ -35,7 +36,7 @@ from vjepa_jax.train.step import jit_train_step
 logger = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(RunStopped, FloatingPointError):
     """The loss became NaN or infinite."""
 
 
