@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 
 import numpy as np
 import pytest
@@ -95,16 +96,18 @@ def test_the_call_sites_differ_only_in_tries():
 def test_image_call_site_uses_timm_parameters(monkeypatch):
     calls = []
 
-    def spy(pixels, rng, prob, *args, **kwargs):
-        calls.append((prob, args, kwargs))
-        return random_erase(pixels, rng, prob, *args, **kwargs)
+    def spy(*args, **kwargs):
+        bound = inspect.signature(random_erase).bind(*args, **kwargs)
+        bound.apply_defaults()
+        calls.append({k: v for k, v in bound.arguments.items() if k not in ('pixels', 'rng')})
+        return random_erase(*args, **kwargs)
 
     monkeypatch.setattr(image_transforms, 'random_erase', spy)
     image = np.full((20, 24, 3), BACKGROUND, np.uint8)
     train_transform(image, np.random.default_rng(0), 16, erase_prob=0.25)
-    # timm RandomErasing: 10 tries, default area (0.02, 1/3) and min_aspect 0.3.
-    assert calls == [(0.25, (), {'attempts': 10})]
-    assert random_erasing.ERASE_AREA == (0.02, 1 / 3) and random_erasing.ERASE_MIN_ASPECT == 0.3
+    # timm RandomErasing(re_prob, mode='pixel', count=1): 10 tries, area (0.02, 1/3),
+    # aspect log-uniform in (0.3, 1 / 0.3).
+    assert calls == [{'prob': 0.25, 'area': (0.02, 1 / 3), 'min_aspect': 0.3, 'attempts': 10}]
 
 
 def test_random_erasing_uses_one_box_for_the_clip():
