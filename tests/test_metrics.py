@@ -1,4 +1,4 @@
-"""MetricsWriter: JSONL, truncation on resume, TensorBoard, progress line, banner."""
+"""vjepa_jax.metrics: JSONL, truncation on resume, TensorBoard, progress line, banner."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import ml_collections
 import pytest
 
-from vjepa_jax import metrics as metrics_lib
 from vjepa_jax.metrics import MetricsWriter
+from vjepa_jax.metrics.human_format import format_count, format_duration
 
 
 class FakeClock:
@@ -161,7 +161,15 @@ def test_progress_line_without_flops_or_batch(tmp_path):
     (float('inf'), '?'),
 ])
 def test_format_duration(seconds, text):
-    assert metrics_lib._format_duration(seconds) == text
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize('n, text', [
+    (512, '512'), (1_500, '1.50K'), (303_885_312, '303.89M'), (1_020_000_000, '1.02B'),
+    (-2_000_000, '-2.00M'),
+])
+def test_format_count(n, text):
+    assert format_count(n) == text
 
 
 def test_banner_writes_config_json(tmp_path):

@@ -17,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 
 from vjepa_jax.errors import RunStopped
-from vjepa_jax.input.video import VideoError
+from vjepa_jax.input.video_errors import VideoError
 
 logger = logging.getLogger(__name__)
 

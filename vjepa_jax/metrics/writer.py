@@ -42,17 +42,18 @@ Typical use::
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import jax
+
+from vjepa_jax.metrics.banner import banner_text, to_plain
+from vjepa_jax.metrics.progress import DEFAULT_PROGRESS_FIELDS, ProgressLine
 
 if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated
     from typing import Self
@@ -61,20 +62,9 @@ METRICS_FILE = 'metrics.jsonl'
 TENSORBOARD_DIR = 'tensorboard'
 CONFIG_FILE = 'config.json'
 
-# (metric key, label in the progress line, format spec). Keys missing from the
-# metrics of a call are skipped; everything else still goes to JSONL and
-# TensorBoard, so the progress line stays one readable line.
-DEFAULT_PROGRESS_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ('loss', 'loss', '.4f'),
-    ('lr', 'lr', '.1e'),
-    ('weight_decay', 'wd', '.3g'),
-    ('ema_momentum', 'ema', '.4f'),
-)
-
 # tensorboardX writes from a background thread; this bounds how stale the
 # event files can be after a crash (metrics.jsonl is flushed on every line).
 _TB_FLUSH_SECS = 30
-_BANNER_WIDTH = 100
 
 
 class MetricsWriter:
@@ -111,24 +101,18 @@ class MetricsWriter:
         self.workdir = Path(workdir)
         self.total_steps = int(total_steps)
         self.enabled = (jax.process_index() == 0) if enabled is None else bool(enabled)
-        self.peak_flops_per_s = peak_flops_per_s
-        self.flops_per_step = flops_per_step
-        self.clips_per_step = clips_per_step
-        self.progress_fields = tuple(progress_fields)
         # Resolved at call time rather than bound at definition, so that
         # pytest's capsys and notebook stdout redirection see the output.
         self._stream = stream
-        self._clock = clock
         self._tensorboard = tensorboard
         self._jsonl: TextIO | None = None
         self._tb: Any = None
         self._purge_step: int | None = None
         self._closed = False
-        # Progress timing: (step, clock) of the previous progress call, and of
-        # the first call (the end of the interval that includes compilation).
-        self._last: tuple[int, float] | None = None
-        self._first: tuple[int, float] | None = None
-        self._start_time = clock()
+        self._progress = ProgressLine(total_steps, peak_flops_per_s=peak_flops_per_s,
+                                      flops_per_step=flops_per_step,
+                                      clips_per_step=clips_per_step, fields=progress_fields,
+                                      clock=clock)
         if self.enabled and tensorboard:
             _import_tensorboardx()  # fail at construction, not at the first log step
 
@@ -234,36 +218,10 @@ class MetricsWriter:
         Throughput (clips/s, MFU) is over the interval since the previous call;
         the ETA uses the mean step time since the first call. The first call's
         interval (from the writer's creation) includes start-up and
-        compilation, so that line reports its duration instead of a rate.
+        compilation, so that line reports its duration instead of a rate
+        (:class:`vjepa_jax.metrics.progress.ProgressLine`).
         """
-        now = self._clock()
-        step = int(step)
-        parts = [f'step {step}/{self.total_steps} ({100.0 * step / self.total_steps:.1f}%)']
-        for key, label, spec in self.progress_fields:
-            if key in metrics:
-                parts.append(f'{label} {format(float(metrics[key]), spec)}')
-        if self._last is None:
-            parts.append(f'startup+compile {_format_duration(now - self._start_time)}')
-            self._first = (step, now)
-        else:
-            prev_step, prev_time = self._last
-            dt, dsteps = now - prev_time, step - prev_step
-            if dt > 0 and dsteps > 0:
-                steps_per_s = dsteps / dt
-                if self.clips_per_step:
-                    parts.append(f'{steps_per_s * self.clips_per_step:.1f} clips/s')
-                else:
-                    parts.append(f'{steps_per_s:.2f} steps/s')
-                if self.peak_flops_per_s and self.flops_per_step:
-                    mfu = steps_per_s * self.flops_per_step / self.peak_flops_per_s
-                    parts.append(f'MFU {100.0 * mfu:.1f}%')
-            first_step, first_time = self._first
-            if step > first_step and now > first_time:
-                seconds_per_step = (now - first_time) / (step - first_step)
-                remaining = max(self.total_steps - step, 0) * seconds_per_step
-                parts.append(f'ETA {_format_duration(remaining)}')
-        self._last = (step, now)
-        return ' | '.join(parts)
+        return self._progress(step, metrics)
 
     def log_progress(self, step: int, metrics: Mapping[str, float]) -> None:
         """Prints one progress line (see :meth:`progress_line`) to the stream.
@@ -295,31 +253,15 @@ class MetricsWriter:
         if not self.enabled:
             return ''
         self._check_open()
-        devices = jax.devices()
-        kinds = sorted({d.device_kind for d in devices})
-        lines = [
-            '=' * 20 + ' vjepa_jax ' + '=' * 20,
-            (f'devices: {len(devices)} x {"/".join(kinds)} ({devices[0].platform}), '
-             f'{jax.process_count()} process(es), {jax.local_device_count()} local'),
-        ]
-        if mesh is not None:
-            lines.append(f'mesh: {_format_mesh(mesh)}')
-        if sharding_note:
-            lines.append(sharding_note)
-        if global_batch is not None:
-            lines.append(f'global batch: {global_batch} clips')
-        if param_counts:
-            lines.append('params: ' + ', '.join(f'{name} {_format_count(n)} ({n:,})'
-                                                for name, n in param_counts.items()))
-        lines.append(f'workdir: {self.workdir.absolute()}')
+        plain = None
         if config is not None:
-            plain = _to_plain(config)
+            plain = to_plain(config)
             self.workdir.mkdir(parents=True, exist_ok=True)
             _atomic_write_text(self.workdir / CONFIG_FILE,
                                json.dumps(plain, indent=2, sort_keys=True, default=repr) + '\n')
-            lines.append('config:')
-            lines.extend(_format_config(plain))
-        text = '\n'.join(lines)
+        text = banner_text(workdir=self.workdir, plain_config=plain, mesh=mesh,
+                           global_batch=global_batch, param_counts=param_counts,
+                           sharding_note=sharding_note)
         self._print(text)
         return text
 
@@ -372,95 +314,3 @@ def _atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-def _format_duration(seconds: float) -> str:
-    """``42s``, ``3m05s``, ``1h02m``, ``2d03h``."""
-    if not math.isfinite(seconds):
-        return '?'
-    s = round(max(seconds, 0.0))
-    if s < 60:
-        return f'{s}s'
-    if s < 3600:
-        return f'{s // 60}m{s % 60:02d}s'
-    if s < 86400:
-        return f'{s // 3600}h{s % 3600 // 60:02d}m'
-    return f'{s // 86400}d{s % 86400 // 3600:02d}h'
-
-
-def _format_count(n: int) -> str:
-    """``304.37M``, ``1.02B``, ``512``."""
-    for div, suffix in ((1e9, 'B'), (1e6, 'M'), (1e3, 'K')):
-        if abs(n) >= div:
-            return f'{n / div:.2f}{suffix}'
-    return str(n)
-
-
-def _format_mesh(mesh: Any) -> str:
-    shape = mesh.shape if hasattr(mesh, 'shape') else mesh  # Mesh.shape is name -> size
-    return ' x '.join(f'{name}={size}' for name, size in dict(shape).items())
-
-
-def _to_plain(config: Any) -> Any:
-    """ConfigDict / FrozenConfigDict / nested mappings -> plain nested dicts."""
-    if hasattr(config, 'to_dict'):
-        config = config.to_dict()
-    if isinstance(config, Mapping):
-        return {str(k): _to_plain(v) for k, v in config.items()}
-    if isinstance(config, (list, tuple)):
-        return [_to_plain(v) for v in config]
-    return config
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value if value and not any(c.isspace() for c in value) else repr(value)
-    try:
-        return json.dumps(value, separators=(',', ':'))
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _is_section(value: Any) -> bool:
-    """Non-empty mappings and lists of mappings are expanded into dotted keys."""
-    if isinstance(value, Mapping):
-        return bool(value)
-    return bool(value) and isinstance(value, list) and all(isinstance(v, Mapping) for v in value)
-
-
-def _flatten(tree: Any, prefix: str = '') -> list[tuple[str, Any]]:
-    """``{'a': {'b': 1}, 'c': [{'d': 2}]}`` -> ``[('a.b', 1), ('c[0].d', 2)]``."""
-    if isinstance(tree, Mapping):
-        children = [(f'{prefix}.{k}' if prefix else str(k), tree[k]) for k in sorted(tree)]
-    else:
-        children = [(f'{prefix}[{i}]', v) for i, v in enumerate(tree)]
-    items = []
-    for key, value in children:
-        if _is_section(value):
-            items.extend(_flatten(value, key))
-        else:
-            items.append((key, value))
-    return items
-
-
-def _format_config(plain: Any) -> list[str]:
-    """One wrapped ``section: key=value ...`` line group per top-level section."""
-    if not isinstance(plain, Mapping):
-        return [f'  {_format_value(plain)}']
-    top = [(k, v) for k, v in sorted(plain.items()) if not _is_section(v)]
-    groups: list[tuple[str, list[tuple[str, Any]]]] = []
-    if top:
-        groups.append(('', top))
-    for key in sorted(plain):
-        if _is_section(plain[key]):
-            # Strip the section name from the keys it prefixes.
-            items = [(k[len(key):].lstrip('.'), v) for k, v in _flatten(plain[key], key)]
-            groups.append((key, items))
-    lines = []
-    for name, items in groups:
-        body = ' '.join(f'{k}={_format_value(v)}' for k, v in items)
-        head = f'  {name}: ' if name else '  '
-        lines.extend(textwrap.wrap(body, width=_BANNER_WIDTH, initial_indent=head,
-                                   subsequent_indent=' ' * len(head),
-                                   break_long_words=False, break_on_hyphens=False))
-    return lines
