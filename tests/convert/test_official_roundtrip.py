@@ -12,11 +12,11 @@ import jax
 import numpy as np
 import pytest
 from conftest import SHARED_FIXTURES, official_fixture_dirs
+from exit_status import exit_status
 from official_fixture import load
 
 from vjepa_jax import load_pretrained
 from vjepa_jax.convert import official
-from vjepa_jax.convert.__main__ import main as convert_main
 from vjepa_jax.convert.torch_pickle import (
     UnsafeCheckpointError,
     load_torch_checkpoint,
@@ -24,6 +24,7 @@ from vjepa_jax.convert.torch_pickle import (
 )
 from vjepa_jax.models import VisionTransformer
 from vjepa_jax.models.layers import stack_layers
+from vjepa_jax.tools.convert import main as convert_main
 
 DIRS = official_fixture_dirs()
 needs_fixtures = pytest.mark.skipif(not DIRS, reason='no official fixtures (shared/ absent)')
@@ -179,17 +180,18 @@ def test_malicious_checkpoint_is_rejected_by_load_pretrained(tmp_path):
     with pytest.raises(UnsafeCheckpointError, match='system'):
         load_pretrained(path)
     assert not (tmp_path / 'pwned').exists()
-    assert convert_main(['import', str(path), str(tmp_path / 'out')]) == 2
+    assert exit_status(convert_main, ['import', str(path), str(tmp_path / 'out')]) == 2
     assert not (tmp_path / 'pwned').exists()
 
 
 @needs_fixtures
 def test_cli_import_then_export_reproduces_the_checkpoint(official_small, tmp_path, capsys):
     src = official_small / 'jepa-latest.pth.tar'
-    assert convert_main(['import', str(src), str(tmp_path / 'ckpt')]) == 2
+    assert exit_status(convert_main, ['import', str(src), str(tmp_path / 'ckpt')]) == 2
     assert '--num-heads' in capsys.readouterr().err
     assert convert_main(['import', str(src), str(tmp_path / 'ckpt'), '--num-heads', '4']) == 0
-    assert convert_main(['import', str(src), str(tmp_path / 'ckpt'), '--num-heads', '4']) == 2
+    assert exit_status(convert_main, ['import', str(src), str(tmp_path / 'ckpt'),
+                                      '--num-heads', '4']) == 2
     assert 'already exists' in capsys.readouterr().err
     directory = load_pretrained(tmp_path / 'ckpt')
     from_file = load_pretrained(src, num_heads=4)
@@ -202,3 +204,12 @@ def test_cli_import_then_export_reproduces_the_checkpoint(official_small, tmp_pa
         _assert_same_state_dict(exported[name], original[name])
     for key in ('epoch', 'loss', 'batch_size', 'world_size', 'lr'):
         assert exported[key] == original[key]
+    # Mistakes are one line each: an existing output, a missing source, a non-converted source.
+    assert exit_status(convert_main, ['export', str(tmp_path / 'ckpt'),
+                                      str(tmp_path / 'out.pth.tar')]) == 2
+    assert 'pass --force' in capsys.readouterr().err
+    assert exit_status(convert_main, ['import', str(tmp_path / 'nope.pth.tar'),
+                                      str(tmp_path / 'x')]) == 2
+    assert capsys.readouterr().err.startswith('error: No checkpoint file at')
+    assert exit_status(convert_main, ['export', str(src), str(tmp_path / 'y.pth.tar')]) == 2
+    assert 'export takes a converted directory' in capsys.readouterr().err

@@ -10,15 +10,12 @@ from typing import Any
 from vjepa_jax.errors import CheckpointError
 from vjepa_jax.loading import readers
 from vjepa_jax.loading.loaded_model import LoadedModel
+from vjepa_jax.loading.readers import CheckpointNotFoundError
 from vjepa_jax.models.builder import compute_dtype
 
 WHICH = ('target_encoder', 'encoder')
 _WHICH_ALIASES = {'target_encoder': 'target_encoder', 'target': 'target_encoder',
                   'encoder': 'encoder', 'params/encoder': 'encoder'}
-
-
-class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
-    """Nothing at the given path."""
 
 
 def canonical_which(which: str | None) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 from vjepa_jax.convert import official, torch_pickle
 from vjepa_jax.loading.loaded_model import LoadedModel, build_model
 from vjepa_jax.loading.provenance import Provenance
-from vjepa_jax.loading.readers import LoadRequest, Reader
+from vjepa_jax.loading.readers import CheckpointNotFoundError, LoadRequest, Reader
 
 NAME = 'official_vjepa'
 PRETRAINING_OPTIONS = ('num_heads', 'img_size', 'num_frames', 'predictor_num_heads')
@@ -23,6 +23,9 @@ def import_official(path: str | os.PathLike, **options: Any) -> official.Convert
     ``img_size``, ``num_frames``, ``predictor_num_heads``) or, for a probe
     checkpoint, ``official.import_classifier`` (``num_heads``).
     """
+    if not Path(path).is_file():
+        raise CheckpointNotFoundError(f'No checkpoint file at {path}: give an official V-JEPA '
+                                      '.pth.tar.')
     checkpoint = torch_pickle.load_torch_checkpoint(path)
     if not isinstance(checkpoint, dict):
         raise official.ConversionError(f'{path}: expected a dict checkpoint, got '

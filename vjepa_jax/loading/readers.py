@@ -47,7 +47,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vjepa_jax.errors import ConfigError
+from vjepa_jax.errors import CheckpointError, ConfigError
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """Nothing at the given path."""
 
 
 @dataclasses.dataclass(frozen=True)
