@@ -55,10 +55,11 @@ def _import(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     dst = Path(args.dst)
     _refuse_existing(dst, args.force)
+    if not checkpointing.is_model_checkpoint(args.src):
+        raise ConfigError(f'{args.src} is no converted directory (no '
+                          f'{checkpointing.CONFIG_FILE}); export takes one (`import` an '
+                          'official file first).')
     model = load(args.src)
-    if model.provenance.format != 'converted':
-        raise ConfigError(f'{args.src} is a {model.provenance.format} checkpoint; export takes '
-                          'a converted directory (`import` an official file first).')
     converted = model.to_converted()
     if model.kind == 'classifier':
         checkpoint = official.export_classifier(converted)
