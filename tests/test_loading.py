@@ -211,3 +211,17 @@ def test_a_registered_reader_is_asked_first(tmp_path, tiny):
             register_reader(Reader('other', '', bool, read), before='nope')
     finally:
         READERS[:] = [r for r in READERS if r.name != 'custom']
+
+
+def test_init_from_another_run_reads_every_tree(workdir):
+    from vjepa_jax.train.init_from import load_init_params
+
+    root, states = workdir
+    fresh = jax.tree_util.tree_map(np.zeros_like, states[1])
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    shardings = jax.tree_util.tree_map(lambda _: device, fresh)
+    state = load_init_params(root, fresh, shardings)
+    assert_tree_equal(state.params['encoder'], states[3].params['encoder'])
+    assert_tree_equal(state.params['predictor'], states[3].params['predictor'])
+    assert_tree_equal(state.target_encoder, states[3].target_encoder)
+    assert_tree_equal(state.opt_state, fresh.opt_state)          # the optimiser starts fresh

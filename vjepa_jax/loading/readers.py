@@ -37,7 +37,11 @@ needs the contents to decide (both V-JEPA generations write torch zip files
 with ``encoder`` entries) may read the file in ``claims``
 (``convert.torch_pickle.load_torch_checkpoint``).
 ``read`` raises ``CheckpointError`` subclasses naming the path and what to
-do, never a bare ``ValueError``.
+do, never a bare ``ValueError``. ``build_model`` builds V-JEPA 1 modules from
+their keyword arguments; a reader for other modules (V-JEPA 2) constructs
+``LoadedModel`` directly, with an encoder that has what ``encode`` and
+``preprocess`` use: ``apply``, ``input_grid(shape)``, ``num_frames``,
+``img_size`` and ``dtype``.
 """
 
 from __future__ import annotations
