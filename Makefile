@@ -52,10 +52,10 @@ demo: install $(DEMO_DATA)/train.csv
 	$(BIN)/python -m vjepa_jax.main --config \
 	    experiments/probe/tiny.py:checkpoint=$(DEMO_RUN)/pretrain,data=$(DEMO_DATA),random_init \
 	    --workdir $(DEMO_RUN)/probe_random
-	$(BIN)/python -m vjepa_jax.visualize loss --workdir $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/loss.png
-	$(BIN)/python -m vjepa_jax.visualize pca --checkpoint $(DEMO_RUN)/pretrain \
+	$(BIN)/python -m vjepa_jax.tools.visualize loss --workdir $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/loss.png
+	$(BIN)/python -m vjepa_jax.tools.visualize pca --checkpoint $(DEMO_RUN)/pretrain \
 	    --video $(DEMO_DATA)/val/00000.mp4 --frame-step 2 --out $(DEMO_RUN)/pca.png
-	$(BIN)/python -m vjepa_jax.demo_summary $(DEMO_RUN)
+	$(BIN)/python -m vjepa_jax.tools.demo_summary $(DEMO_RUN)
 
 lint: install
 	$(BIN)/ruff check vjepa_jax tests benchmarks data experiments

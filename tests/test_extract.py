@@ -7,12 +7,14 @@ import json
 import jax
 import numpy as np
 import pytest
-from test_encoder_loading import official_file, write_train_workdir, write_video
+from checkpoint_fixtures import official_file, write_train_workdir, write_video
+from exit_status import exit_status
 
-from vjepa_jax.encoder_loading import load_encoder
-from vjepa_jax.extract import extract_features, list_videos, load_clip, main
+import vjepa_jax
 from vjepa_jax.input.normalize import normalize_video
-from vjepa_jax.pretrained import load_pretrained
+from vjepa_jax.tools.extract import main
+from vjepa_jax.tools.feature_extraction import extract_features
+from vjepa_jax.tools.video_files import VideoListError, list_videos, load_clip
 
 FRAMES, STEP = 4, 2          # the tiny model's clip: 4 frames x 24 px -> grid (2, 3, 3)
 GRID, TOKENS, WIDTH = (2, 3, 3), 18, 20
@@ -43,7 +45,8 @@ def videos(tmp_path_factory):
 
 def _reference(run, paths, which='target_encoder'):
     """float32 tokens [N, 18, 20] from encoder.apply on the same clips."""
-    encoder, params = load_encoder(run, which)
+    model = vjepa_jax.load(run, which=which)
+    encoder, params = model.encoder, model.encoder_params
     clips = np.stack([load_clip(p, FRAMES, STEP, 24) for p in paths])
     fn = jax.jit(lambda p, v: encoder.apply({'params': p}, normalize_video(v)))
     return np.asarray(fn(params, clips))
@@ -74,6 +77,7 @@ def test_folder_features_equal_encoder_apply(run, videos):
     assert (config['embed_dim'], config['num_frames'], config['img_size']) == (WIDTH, 4, 24)
     settings = json.loads(str(result['settings']))
     assert (settings['frames'], settings['crop'], settings['which']) == (4, 24, 'target_encoder')
+    assert (settings['format'], settings['step']) == ('train_workdir', 2)
 
     ref = _reference(run, good)
     np.testing.assert_allclose(result['pooled'], ref.mean(axis=1), rtol=1e-5, atol=1e-5)
@@ -110,7 +114,8 @@ def test_cli_writes_npz_on_all_devices(run, videos, tmp_path, capsys):
     out = tmp_path / 'sub' / 'features.npz'
     # Batch 8 over the 8 test devices: the batch is split across them.
     code = main(['--checkpoint', str(run), '--videos', str(videos / 'index.csv'), '--out',
-                 str(out), '--batch', '8', '--frame-step', str(STEP), '--progress-every', '1'])
+                 str(out), '--batch', '8', '--frame-step', str(STEP), '--progress-every', '1',
+                 '--step', '2'])
     assert code == 0
     err = capsys.readouterr().err
     assert 'on 8 device(s)' in err and 'videos/s' in err and '1 failed' in err
@@ -146,10 +151,12 @@ def test_cli_user_errors_are_one_line(run, videos, tmp_path, capsys):
         (['--checkpoint', str(run), '--videos', str(tmp_path / 'empty')], 'No video files'),
         (['--checkpoint', str(run), '--videos', str(tmp_path / 'none')], 'No videos at'),
         (['--checkpoint', str(run), '--videos', str(videos), '--crop', '30'], 'does not split'),
-        (['--checkpoint', str(tmp_path), '--videos', str(videos)], 'neither a model'),
+        (['--checkpoint', str(tmp_path), '--videos', str(videos)], 'not a checkpoint'),
+        (['--checkpoint', str(run), '--step', '5', '--videos', str(videos)],
+         'no finished step 5; it has steps 2'),
     ]
     for args, message in cases:
-        assert main([*args, '--out', str(tmp_path / 'f.npz')]) == 2
+        assert exit_status(main, [*args, '--out', str(tmp_path / 'f.npz')]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith('error: ') and message in err and '\n' not in err
     assert not (tmp_path / 'f.npz').exists()
@@ -161,6 +168,8 @@ def test_list_videos(videos):
     assert labels.tolist() == [-1] * 6
     paths, labels = list_videos(videos / 'index.csv')
     assert labels.tolist() == [7, 1, 5, 2, 0, 3]
+    with pytest.raises(VideoListError, match='No videos at'):
+        list_videos(videos / 'missing')
 
 
 def test_official_checkpoint(videos):
@@ -168,8 +177,8 @@ def test_official_checkpoint(videos):
     result = extract_features(path, videos / 'index.csv', frame_step=1, batch_size=4,
                               progress=None, import_kwargs={'num_heads': 4})
     assert result['grid'].tolist() == [8, 5, 5]  # the official model's 16 x 80 x 80 clips
-    model = load_pretrained(path, num_heads=4)
+    model = vjepa_jax.load(path, num_heads=4)
     clips = np.stack([load_clip(p, 16, 1, 80) for p in result['paths']])
-    ref = np.asarray(jax.jit(model.encode)(normalize_video(clips)))
+    ref = np.asarray(model.encode(clips))  # uint8: encode normalises
     np.testing.assert_allclose(result['pooled'], ref.mean(axis=1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(result['tokens'].astype(np.float32), ref, rtol=2e-3, atol=2e-3)

@@ -6,20 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from checkpoint_fixtures import write_train_workdir, write_video
+from exit_status import exit_status
 from PIL import Image
-from test_encoder_loading import write_train_workdir, write_video
 
-from vjepa_jax.visualize import (
-    GAP,
-    PALETTE,
-    VisualizeError,
-    loss_curve,
-    loss_curve_image,
-    main,
-    pca_colors,
-    pca_figure,
-    pca_image,
-)
+from vjepa_jax.tools.loss_picture import loss_curve
+from vjepa_jax.tools.pca_picture import GAP, pca_colors, pca_figure, pca_image
+from vjepa_jax.tools.plot_engine import PALETTE, VisualizeError, loss_curve_image
+from vjepa_jax.tools.visualize import main
 
 GRID = (3, 2, 5)   # T', H', W'
 N = 3 * 2 * 5
@@ -128,22 +122,26 @@ def test_loss_curve_errors_and_cli(tmp_path, capsys):
         loss_curve(metrics, tmp_path / 'x.png', keys=('missing',))
     assert main(['loss', '--workdir', str(tmp_path), '--out', str(tmp_path / 'l.png')]) == 0
     assert (tmp_path / 'l.png').stat().st_size > 1000
-    assert main(['loss', '--workdir', str(tmp_path / 'nope'), '--out',
-                 str(tmp_path / 'm.png')]) == 2
+    assert exit_status(main, ['loss', '--workdir', str(tmp_path / 'nope'), '--out',
+                              str(tmp_path / 'm.png')]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith('error: No metrics file')
 
 
 def test_pca_cli(tmp_path, capsys):
-    write_train_workdir(tmp_path / 'run', steps=(1,))
+    write_train_workdir(tmp_path / 'run', steps=(1, 2))
     video = write_video(tmp_path / 'v.mp4', 10, (30, 40))
     out = tmp_path / 'pca.png'
     assert main(['pca', '--checkpoint', str(tmp_path / 'run'), '--video', str(video),
-                 '--out', str(out), '--frame-step', '2', '--scale', '3']) == 0
+                 '--out', str(out), '--frame-step', '2', '--scale', '3', '--step', '1']) == 0
     with Image.open(out) as im:  # 2 tubelets of 24 x 24 crops, enlarged 3 x
         assert im.size == (2 * 72 + GAP, 2 * 72 + GAP)
     assert 'grid (2, 3, 3)' in capsys.readouterr().err
     (tmp_path / 'bad.mp4').write_bytes(b'x' * 100)
-    assert main(['pca', '--checkpoint', str(tmp_path / 'run'), '--video',
-                 str(tmp_path / 'bad.mp4'), '--out', str(out)]) == 2
+    assert exit_status(main, ['pca', '--checkpoint', str(tmp_path / 'run'), '--video',
+                              str(tmp_path / 'bad.mp4'), '--out', str(out)]) == 2
     assert 'not_a_video' in capsys.readouterr().err
+    assert exit_status(main, ['pca', '--checkpoint', str(tmp_path / 'run'), '--step', '3',
+                              '--video', str(video), '--out', str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error: ') and 'it has steps 1, 2' in err and '\n' not in err

@@ -1,7 +1,7 @@
 """Our checkpoint directories.
 
-A *model checkpoint* directory (what ``python -m vjepa_jax.convert import``
-writes and ``vjepa_jax.load_pretrained`` reads) holds:
+A *model checkpoint* directory (what ``python -m vjepa_jax.tools.convert import``
+writes and ``vjepa_jax.load`` reads) holds:
 
   ``model_config.json``  kind, module configs (keyword arguments of our
                          modules), metadata;
@@ -96,7 +96,7 @@ def load_model_checkpoint(directory: str | os.PathLike) -> dict[str, Any]:
         raise FileNotFoundError(
             f'{directory} is not a vjepa_jax model checkpoint (expected {CONFIG_FILE} and '
             f'{PARAMS_DIR}/ inside). Convert an official .pth.tar with '
-            '`python -m vjepa_jax.convert import SRC.pth.tar DIR`.')
+            '`python -m vjepa_jax.tools.convert import SRC.pth.tar DIR`.')
     info = json.loads((directory / CONFIG_FILE).read_text())
     if info.get('format_version', 0) > FORMAT_VERSION:
         raise ValueError(f'{directory} was written by a newer vjepa_jax (format '

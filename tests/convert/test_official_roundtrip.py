@@ -12,11 +12,11 @@ import jax
 import numpy as np
 import pytest
 from conftest import SHARED_FIXTURES, official_fixture_dirs
+from exit_status import exit_status
 from official_fixture import load
 
-from vjepa_jax import load_pretrained
+import vjepa_jax
 from vjepa_jax.convert import official
-from vjepa_jax.convert.__main__ import main as convert_main
 from vjepa_jax.convert.torch_pickle import (
     UnsafeCheckpointError,
     load_torch_checkpoint,
@@ -24,6 +24,7 @@ from vjepa_jax.convert.torch_pickle import (
 )
 from vjepa_jax.models import VisionTransformer
 from vjepa_jax.models.layers import stack_layers
+from vjepa_jax.tools.convert import main as convert_main
 
 DIRS = official_fixture_dirs()
 needs_fixtures = pytest.mark.skipif(not DIRS, reason='no official fixtures (shared/ absent)')
@@ -42,15 +43,15 @@ def _assert_same_state_dict(ours, ref):
 def test_export_of_imported_checkpoint_equals_original(path):
     fx = load(path)
     original = load_torch_checkpoint(path / 'jepa-latest.pth.tar')
-    model = load_pretrained(path / 'jepa-latest.pth.tar', num_heads=fx.num_heads,
-                            num_frames=fx.num_frames)
+    model = vjepa_jax.load(path / 'jepa-latest.pth.tar', num_heads=fx.num_heads,
+                           num_frames=fx.num_frames)
     exported = official.export_pretraining(model.to_converted())
     for name in ('encoder', 'predictor', 'target_encoder'):
         _assert_same_state_dict(exported[name], original[name])
     classifier = path / 'classifier.pth.tar'
     if classifier.exists():
         original = load_torch_checkpoint(classifier)
-        model = load_pretrained(classifier, num_heads=fx.classifier_heads)
+        model = vjepa_jax.load(classifier, num_heads=fx.classifier_heads)
         _assert_same_state_dict(official.export_classifier(model.to_converted())['classifier'],
                                 original['classifier'])
 
@@ -79,7 +80,7 @@ def test_roundtrip_of_our_params_is_exact_for_both_layouts():
 @needs_fixtures
 def test_torch_reads_export_with_official_keys(official_small, tmp_path):
     torch = pytest.importorskip('torch', reason='torch not installed (pip install .[torch])')
-    model = load_pretrained(official_small / 'jepa-latest.pth.tar', num_heads=4)
+    model = vjepa_jax.load(official_small / 'jepa-latest.pth.tar', num_heads=4)
     out = tmp_path / 'export.pth.tar'
     save_torch_checkpoint(official.export_pretraining(model.to_converted()), out)
     loaded = torch.load(out, weights_only=True)
@@ -171,28 +172,29 @@ class _Evil:
         return os.system, (f'touch {self.target}',)
 
 
-def test_malicious_checkpoint_is_rejected_by_load_pretrained(tmp_path):
+def test_malicious_checkpoint_is_rejected_by_load(tmp_path):
     path = tmp_path / 'evil.pth.tar'
     with zipfile.ZipFile(path, 'w') as z:
         z.writestr('evil/data.pkl', pickle.dumps({'encoder': _Evil(tmp_path / 'pwned')},
                                                  protocol=2))
     with pytest.raises(UnsafeCheckpointError, match='system'):
-        load_pretrained(path)
+        vjepa_jax.load(path)
     assert not (tmp_path / 'pwned').exists()
-    assert convert_main(['import', str(path), str(tmp_path / 'out')]) == 2
+    assert exit_status(convert_main, ['import', str(path), str(tmp_path / 'out')]) == 2
     assert not (tmp_path / 'pwned').exists()
 
 
 @needs_fixtures
 def test_cli_import_then_export_reproduces_the_checkpoint(official_small, tmp_path, capsys):
     src = official_small / 'jepa-latest.pth.tar'
-    assert convert_main(['import', str(src), str(tmp_path / 'ckpt')]) == 2
+    assert exit_status(convert_main, ['import', str(src), str(tmp_path / 'ckpt')]) == 2
     assert '--num-heads' in capsys.readouterr().err
     assert convert_main(['import', str(src), str(tmp_path / 'ckpt'), '--num-heads', '4']) == 0
-    assert convert_main(['import', str(src), str(tmp_path / 'ckpt'), '--num-heads', '4']) == 2
+    assert exit_status(convert_main, ['import', str(src), str(tmp_path / 'ckpt'),
+                                      '--num-heads', '4']) == 2
     assert 'already exists' in capsys.readouterr().err
-    directory = load_pretrained(tmp_path / 'ckpt')
-    from_file = load_pretrained(src, num_heads=4)
+    directory = vjepa_jax.load(tmp_path / 'ckpt')
+    from_file = vjepa_jax.load(src, num_heads=4)
     assert directory.config == from_file.config
     jax.tree.map(np.testing.assert_array_equal, directory.params, from_file.params)
     assert convert_main(['export', str(tmp_path / 'ckpt'), str(tmp_path / 'out.pth.tar')]) == 0
@@ -202,3 +204,12 @@ def test_cli_import_then_export_reproduces_the_checkpoint(official_small, tmp_pa
         _assert_same_state_dict(exported[name], original[name])
     for key in ('epoch', 'loss', 'batch_size', 'world_size', 'lr'):
         assert exported[key] == original[key]
+    # Mistakes are one line each: an existing output, a missing source, a non-converted source.
+    assert exit_status(convert_main, ['export', str(tmp_path / 'ckpt'),
+                                      str(tmp_path / 'out.pth.tar')]) == 2
+    assert 'pass --force' in capsys.readouterr().err
+    assert exit_status(convert_main, ['import', str(tmp_path / 'nope.pth.tar'),
+                                      str(tmp_path / 'x')]) == 2
+    assert capsys.readouterr().err.startswith('error: No checkpoint file at')
+    assert exit_status(convert_main, ['export', str(src), str(tmp_path / 'y.pth.tar')]) == 2
+    assert 'no converted directory' in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The probe job of ``python -m vjepa_jax.main`` (``config.mode == 'probe'``).
 
 ``run_probe_job(config, workdir)``: a frozen encoder from any checkpoint kind
-(``encoder_loading.load_encoder``, or the same architecture at random init),
+(``vjepa_jax.load``, or the same architecture at random init),
 the probe grid of ``config.optimizer`` trained on its features
 (``probe.train_probes``) and evaluated on the validation split every
 ``eval_every_epochs`` epochs. As pretraining (milestone 4): the workdir holds
@@ -25,13 +25,13 @@ import jax
 import numpy as np
 
 from vjepa_jax import checkpointing, metrics, sharding
-from vjepa_jax.encoder_loading import load_encoder
 from vjepa_jax.evaluation import config as probe_config_lib
 from vjepa_jax.evaluation import probe, video_data
 from vjepa_jax.input import images
 from vjepa_jax.input.bad_input import BadInputMonitor
 from vjepa_jax.input.index import mix_indices
 from vjepa_jax.input.pipeline import prefetch
+from vjepa_jax.loading import load
 
 RESULTS_FILE = 'results.json'
 
@@ -130,9 +130,9 @@ def run_probe_job(config, workdir: str | os.PathLike) -> dict[str, Any]:
     import_kwargs = {'num_frames': e.num_frames}  # the resolution comes from the table
     if e.num_heads:
         import_kwargs['num_heads'] = e.num_heads
-    encoder, params = load_encoder(e.checkpoint, e.which,
-                                   dtype=probe_config_lib.encoder_dtype(e.dtype),
-                                   **import_kwargs)
+    loaded = load(e.checkpoint, which=e.which, dtype=probe_config_lib.encoder_dtype(e.dtype),
+                  **import_kwargs)
+    encoder, params = loaded.encoder, loaded.encoder_params
     if e.random_init:
         params = random_encoder_params(encoder, config.seed)
     mesh = sharding.make_mesh(config.mesh)

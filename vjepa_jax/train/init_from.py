@@ -1,4 +1,4 @@
-"""Start a run from pretrained weights: our checkpoint directory or an official ``.pth.tar``."""
+"""Start a run from pretrained weights: any checkpoint ``vjepa_jax.load`` reads."""
 
 from __future__ import annotations
 
@@ -55,15 +55,18 @@ def load_init_params(path: str | Path, state: TrainState, shardings: TrainState,
     The optimiser state and step stay fresh. A checkpoint without a target
     encoder gives its encoder to both; without a predictor, the predictor keeps
     its fresh init. Shapes must match the configured model exactly; errors list
-    every mismatch. ``import_kwargs`` go to the official importer
-    (``num_heads``, ``num_frames``, ``img_size``, ``predictor_num_heads``).
+    every mismatch. ``path`` is anything ``vjepa_jax.load`` reads (an official
+    file, a converted directory, another run's workdir); ``import_kwargs`` go
+    to the official importer (``num_heads``, ``num_frames``, ``img_size``,
+    ``predictor_num_heads``).
     """
-    from vjepa_jax.pretrained import load_pretrained  # heavy import, only when needed
+    from vjepa_jax.loading import load  # heavy import, only when needed
 
-    model = load_pretrained(path, **import_kwargs)
+    model = load(path, all_params=True, **import_kwargs)
     if model.kind != 'pretraining':
         raise CheckpointError(f'init_from {path} is a {model.kind} checkpoint; pretraining needs '
-                         'an encoder (an official pretraining .pth.tar or our converted one).')
+                         'an encoder (an official pretraining .pth.tar, our converted one or a '
+                         'training workdir).')
     loaded = model.params
     encoder = loaded.get('encoder', loaded.get('target_encoder'))
     target = loaded.get('target_encoder', encoder)

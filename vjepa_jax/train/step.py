@@ -92,7 +92,8 @@ def loss_terms(setup: StepSetup, preds: Sequence[Array], targets: Sequence[Array
 def compute_loss(setup: StepSetup, params: Mapping[str, PyTree], target_params: PyTree,
                  batch: Batch) -> dict[str, Array]:
     """The step's loss terms without any update (for evaluation and parity checks)."""
-    video = normalize_video(batch['video'], setup.encoder.dtype)
+    video = normalize_video(batch['video'], setup.encoder.dtype,  # the batch contract above
+                            normalized=jnp.issubdtype(batch['video'].dtype, jnp.floating))
     masks = tuple(batch['masks'])
     targets = target_features(setup, target_params, video, masks)
     return loss_terms(setup, predictions(setup, params, video, masks), targets, masks)
@@ -101,7 +102,8 @@ def compute_loss(setup: StepSetup, params: Mapping[str, PyTree], target_params: 
 def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[TrainState, dict]:
     """One pretraining update; pure, so ``jax.jit`` it with ``setup`` bound."""
     sched = setup.schedules
-    video = normalize_video(batch['video'], setup.encoder.dtype)
+    video = normalize_video(batch['video'], setup.encoder.dtype,  # the batch contract above
+                            normalized=jnp.issubdtype(batch['video'].dtype, jnp.floating))
     masks = tuple(batch['masks'])
     targets = target_features(setup, state.target_encoder, video, masks)
 

@@ -1,11 +1,12 @@
 """The last step of ``make demo``: pretrained vs random-init probe accuracy, side by side.
 
-  python -m vjepa_jax.demo_summary runs/demo [--min-margin 10]
+  python -m vjepa_jax.tools.demo_summary runs/demo [--min-margin 10]
 
 Reads ``RUN/probe_pretrained/results.json`` and ``RUN/probe_random/results.json``
 (``evaluation.job``), prints both top-1 accuracies, the margin and where the
 pictures are. A margin below ``--min-margin`` points is reported plainly; with
-``--strict`` it also makes the exit status 1.
+``--strict`` it also makes the exit status 1. A missing result ends in one
+``error: ...`` line (``errors.cli_exit``).
 """
 
 from __future__ import annotations
@@ -15,17 +16,29 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vjepa_jax.errors import DataError, cli_exit
 from vjepa_jax.evaluation.job import read_results
 
 PRETRAINED_DIR, RANDOM_DIR = 'probe_pretrained', 'probe_random'
 PICTURES = ('loss.png', 'pca.png')
 
 
+class DemoNotRunError(DataError, FileNotFoundError):
+    """A probe result of the demo is missing (its step has not run)."""
+
+
+def _results(directory: Path) -> dict:
+    try:
+        return read_results(directory)
+    except FileNotFoundError as e:
+        raise DemoNotRunError(f'{e} (run `make demo` first)') from None
+
+
 def summary(run: str | Path, min_margin: float = 10.0) -> tuple[str, bool]:
     """``(text, margin_ok)`` for the demo run directory ``run``."""
     run = Path(run)
-    pretrained = read_results(run / PRETRAINED_DIR)
-    random = read_results(run / RANDOM_DIR)
+    pretrained = _results(run / PRETRAINED_DIR)
+    random = _results(run / RANDOM_DIR)
     a, b = pretrained['best']['top1'], random['best']['top1']
     n, classes = pretrained['num_val'], pretrained['num_classes']
     margin = a - b
@@ -46,18 +59,16 @@ def summary(run: str | Path, min_margin: float = 10.0) -> tuple[str, bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Prints the summary; exit status 1 with ``--strict`` and a small margin, 2 for a mistake."""
+    parser = argparse.ArgumentParser(prog='python -m vjepa_jax.tools.demo_summary',
+                                     description=__doc__.splitlines()[0])
     parser.add_argument('run', help='the demo run directory (runs/demo)')
     parser.add_argument('--min-margin', type=float, default=10.0,
                         help='points by which the pretrained encoder should win')
     parser.add_argument('--strict', action='store_true',
                         help='exit with status 1 when the margin is below --min-margin')
     args = parser.parse_args(argv)
-    try:
-        text, ok = summary(args.run, args.min_margin)
-    except FileNotFoundError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    text, ok = cli_exit(lambda: summary(args.run, args.min_margin))
     print(text)
     return 1 if args.strict and not ok else 0
 

@@ -1,12 +1,13 @@
 """Command line: official ``.pth.tar`` <-> our checkpoint directories.
 
-  python -m vjepa_jax.convert import jepa-latest.pth.tar OUT_DIR [--num-heads N]
+  python -m vjepa_jax.tools.convert import jepa-latest.pth.tar OUT_DIR [--num-heads N]
       [--num-frames 16] [--img-size S] [--predictor-num-heads N] [--force]
-  python -m vjepa_jax.convert export OUT_DIR exported.pth.tar [--force]
+  python -m vjepa_jax.tools.convert export OUT_DIR exported.pth.tar [--force]
 
 ``import`` recognises pretraining checkpoints (``encoder`` / ``predictor`` /
 ``target_encoder``) and attentive-probe checkpoints (``classifier``).
-``export`` writes the format the directory came from.
+``export`` writes the format the directory came from. Mistakes end in one
+``error: ...`` line (``errors.cli_exit``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,22 @@ import jax
 
 from vjepa_jax import checkpointing
 from vjepa_jax.convert import official, torch_pickle
-from vjepa_jax.pretrained import import_official, load_pretrained
+from vjepa_jax.errors import ConfigError, cli_exit
+from vjepa_jax.loading import load
+from vjepa_jax.loading.official_file import import_official
 
 
 def _count(tree) -> int:
     return sum(int(x.size) for x in jax.tree.leaves(tree))
 
 
+def _refuse_existing(dst: Path, force: bool) -> None:
+    if dst.exists() and not force:
+        raise ConfigError(f'{dst} already exists; pass --force to overwrite it.')
+
+
 def _import(args: argparse.Namespace) -> None:
+    _refuse_existing(Path(args.dst), args.force)
     start = time.time()
     print(f'reading {args.src} ...', flush=True)
     converted = import_official(args.src, num_heads=args.num_heads, num_frames=args.num_frames,
@@ -45,9 +54,12 @@ def _import(args: argparse.Namespace) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     dst = Path(args.dst)
-    if dst.exists() and not args.force:
-        raise FileExistsError(f'{dst} already exists; pass --force to overwrite it.')
-    model = load_pretrained(args.src)
+    _refuse_existing(dst, args.force)
+    if not checkpointing.is_model_checkpoint(args.src):
+        raise ConfigError(f'{args.src} is no converted directory (no '
+                          f'{checkpointing.CONFIG_FILE}); export takes one (`import` an '
+                          'official file first).')
+    model = load(args.src)
     converted = model.to_converted()
     if model.kind == 'classifier':
         checkpoint = official.export_classifier(converted)
@@ -59,7 +71,8 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m vjepa_jax.convert',
+    """Runs the command line; a user mistake exits with one ``error: ...`` line (status 2)."""
+    parser = argparse.ArgumentParser(prog='python -m vjepa_jax.tools.convert',
                                      description=__doc__.split('\n\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
     imp = sub.add_parser('import', help='official .pth.tar -> our checkpoint directory')
@@ -81,12 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument('--force', action='store_true', help='overwrite DST')
     exp.set_defaults(run=_export)
     args = parser.parse_args(argv)
-    try:
-        args.run(args)
-    except (official.ConversionError, torch_pickle.UnsafeCheckpointError,
-            torch_pickle.CheckpointFormatError, FileNotFoundError, FileExistsError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    cli_exit(lambda: args.run(args))
     return 0
 
 
