@@ -58,7 +58,8 @@ demo: install $(DEMO_DATA)/train.csv
 	$(BIN)/python -m vjepa_jax.tools.demo_summary $(DEMO_RUN)
 
 lint: install
-	$(BIN)/ruff check vjepa_jax tests benchmarks data experiments
+	$(BIN)/ruff check vjepa_jax tests benchmarks data experiments lint
+	$(BIN)/python lint/import_layers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(DEMO_RUN)
