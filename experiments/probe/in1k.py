@@ -17,7 +17,8 @@ Argument (comma-separated, ``vjepa_jax.recipe_parts.probe``): ``checkpoint``
 (TFDS data_dir; empty: TFDS's default), ``size`` (L/16, H/16 or H/16_384),
 ``grid`` (train a 3 x 3 lr x weight-decay grid on the same features),
 ``workers`` (reading processes per host), ``runlocal`` (the same job at CPU
-size; ``data`` then names a small stand-in TFDS copy, docs/evaluation.md).
+size on stand-in images, default data/tiny_tfds from
+data/make_tiny_image_datasets.py; ``recipe_parts.probe.runlocal``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def get_config(arg: str | None = None):
     c = probe_config()
     c.encoder.which = 'target_encoder'
     c.data.update({'kind': 'image', 'dataset': 'in1k', 'num_classes': 1000,
-                   'data_dir': a.data or None})
+                   'data_dir': probe.image_data_dir(a)})
     c.clip.update({'crop_size': probe.official_crop(a.size), 'attend_across_segments': True})
     c.probe.depth = 1
     c.batch_size = 1024  # 16 images per GPU x 64 GPUs

@@ -32,8 +32,10 @@ GRID_WD_FACTORS = (0.1, 1.0, 10.0)
 # runlocal: 8 examples a step, 2 epochs of 1 step on 8 training examples.
 RUNLOCAL_BATCH = 8
 RUNLOCAL_EPOCHS = 2.0
-# Where runlocal video probes look for data when no data= is given (`make demo` writes it).
+# Where runlocal probes look for data when no data= is given: the `make demo` videos
+# (data/make_synthetic_videos.py) and stand-in image datasets (data/make_tiny_image_datasets.py).
 RUNLOCAL_VIDEOS = 'data/synthetic'
+RUNLOCAL_IMAGES = 'data/tiny_tfds'
 
 
 def probe_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
@@ -59,6 +61,11 @@ def video_index(a: ml_collections.ConfigDict, default: str) -> dict[str, tuple[s
     return {'train_index': (f'{folder}/train.csv',), 'val_index': (f'{folder}/val.csv',)}
 
 
+def image_data_dir(a: ml_collections.ConfigDict) -> str | None:
+    """The TFDS data_dir ``a.data`` (None: TFDS's default, or ``RUNLOCAL_IMAGES`` with runlocal)."""
+    return a.data or (RUNLOCAL_IMAGES if a.get('runlocal') else None)
+
+
 def runlocal(c: ml_collections.ConfigDict) -> None:
     """Shrinks a probe config to a 2-core CPU run of the same code path, in place.
 
@@ -66,7 +73,8 @@ def runlocal(c: ml_collections.ConfigDict) -> None:
     path stays), float32, batch 8 over the data-parallel mesh, 2 epochs with
     one step each on 8 training examples, progress every step. The encoder is
     the given checkpoint's (use a tiny one: the official test fixture or the
-    ``make demo`` pretraining run); videos default to ``RUNLOCAL_VIDEOS``.
+    ``make demo`` pretraining run); data defaults to ``RUNLOCAL_VIDEOS`` /
+    ``RUNLOCAL_IMAGES``.
     """
     c.encoder.dtype = 'float32'
     c.clip.update({'frames_per_clip': 8, 'frame_step': 2, 'crop_size': 32,
