@@ -2,7 +2,7 @@
 
 A pretraining config gives its train step (``train.step.jit_train_step``, the
 function ``run_pretraining`` calls). A probe config gives the four functions
-of the probe job (``evaluation.probe.jit_probe_fns``): frozen features of a
+of the probe job (``evaluation.probe_steps.jit_probe_fns``): frozen features of a
 training batch, the probe grid's update, features of an evaluation batch (all
 segments and views) and the evaluation counts. The mesh may hold compile-only
 devices or be a ``jax.sharding.AbstractMesh`` (lowering only).

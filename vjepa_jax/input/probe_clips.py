@@ -30,9 +30,9 @@ with ``valid=False`` and is reported.
 
 Deviations from the official code, all in uint8 on the host: the random
 resized crop is computed in 8-bit fixed point (within 2 grey levels); erased
-pixels are quantised noise (``evaluation.video_data.random_erase_clip``); the official evaluation loader draws random temporal windows
-(``random_clip_sampling=True``) and drops each rank's last incomplete batch,
-here the windows are deterministic (``eval_window='random'`` restores seeded
+pixels are quantised noise (``random_erase_clip``); the official evaluation
+loader draws random temporal windows (``random_clip_sampling=True``) and drops
+each rank's last incomplete batch, here the windows are deterministic (``eval_window='random'`` restores seeded
 random ones) and every video is evaluated; the official training order is the
 same every epoch (its sampler's ``set_epoch`` is never called), here it is
 reshuffled per epoch; Python's / NumPy's global RNGs become one generator.
