@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from vjepa_jax.errors import ConfigError
 from vjepa_jax.input import probe_clips
 from vjepa_jax.input.probe_clips import ProbeClipConfig
 
@@ -137,3 +138,5 @@ def test_clip_config_problems_name_the_field():
     assert len(problems) == 4
     assert [p.split()[0] for p in problems] == ['frames_per_clip', 'eval_window',
                                                 'random_resize_scale', 'reprob']
+    with pytest.raises(ConfigError, match='eval_window'):  # the datasets check it too
+        probe_clips.evaluation_dataset(['/v.csv'], 2, bad)

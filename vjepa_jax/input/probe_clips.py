@@ -49,7 +49,7 @@ import grain
 import numpy as np
 
 # The input helper moves these two to input/rand_augment.py and input/random_erasing.py.
-from vjepa_jax.errors import ConfigError
+from vjepa_jax.errors import ConfigError, config_problems
 from vjepa_jax.evaluation.video_data import rand_augment_clip, random_erase_clip
 from vjepa_jax.input import transforms
 from vjepa_jax.input.bad_input import read_or_replace
@@ -148,9 +148,6 @@ class _LoadTrain:
 
 class _LoadEval:
     def __init__(self, index: MixedIndex, config: ProbeClipConfig):
-        if config.eval_window not in EVAL_WINDOWS:
-            raise ConfigError(f'eval_window must be one of {EVAL_WINDOWS}, got '
-                              f'{config.eval_window!r}.')
         self.index, self.config = index, config
         c = config
         self.shape = (c.num_segments, c.num_views_per_segment, c.frames_per_clip,
@@ -192,7 +189,9 @@ def _as_index(index: MixedIndex | VideoIndex | str | os.PathLike | Sequence) -> 
     return mix_indices(list(index))
 
 
-def _check(batch_size: int, process_index: int, process_count: int) -> None:
+def _check(config: ProbeClipConfig, batch_size: int, process_index: int,
+           process_count: int) -> None:
+    config_problems(config.problems(), 'Invalid ProbeClipConfig')
     if batch_size < 1:
         raise ConfigError(f'batch_size must be positive, got {batch_size}.')
     if not 0 <= process_index < process_count:
@@ -212,7 +211,7 @@ def training_dataset(index: MixedIndex | VideoIndex | str | os.PathLike | Sequen
 
     ``clips``: uint8 ``[B, train_segments, 1, T, crop, crop, 3]``; ``valid`` all True.
     """
-    _check(batch_size, process_index, process_count)
+    _check(config, batch_size, process_index, process_count)
     index = _as_index(index)
     ds = (grain.MapDataset.range(len(index)).shuffle(seed=seed).repeat(None)
           .map_with_index(EpochRows(index, seed)))
@@ -232,7 +231,7 @@ def evaluation_dataset(index: MixedIndex | VideoIndex | str | os.PathLike | Sequ
     ``clips``: uint8 ``[B, num_segments, num_views_per_segment, T, crop, crop, 3]``.
     Process ``p`` holds global positions ``p, p + process_count, ...``.
     """
-    _check(batch_size, process_index, process_count)
+    _check(config, batch_size, process_index, process_count)
     index = _as_index(index)
     per_step = batch_size * process_count
     total = -(-index.num_rows // per_step) * per_step
