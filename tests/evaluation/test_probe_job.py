@@ -126,7 +126,7 @@ def test_invalid_probe_configs_list_every_problem(videos, tmp_path):
         '  - data.val_index: /no/val.csv does not exist.']
 
 
-def test_required_fields_are_placeholders(videos):
+def test_required_fields_are_placeholders():
     config = probe_config_lib.probe_config()
     with pytest.raises(ConfigError) as err:
         probe_config_lib.validate(config, num_devices=8)
