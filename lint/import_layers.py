@@ -19,7 +19,7 @@ PACKAGE = 'vjepa_jax'
 # package has to be placed on purpose.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ('errors',),
-    ('config_lib', 'config_overrides', 'sharding_plan'),
+    ('config_lib', 'config_overrides', 'config_sections', 'sharding_plan'),
     ('sharding', 'models', 'masks', 'input'),
     ('convert', 'checkpointing', 'metrics', 'recipe_parts'),
     ('train', 'loading', 'pretrained', 'encoder_loading'),

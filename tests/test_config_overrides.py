@@ -27,19 +27,21 @@ def _parse(*overrides: str, config=TINY):
 
 
 def _leaves(config, prefix=''):
+    """``(path, type)`` of every field; a None field's type is its placeholder's."""
     for key, value in config.items():
         if isinstance(value, ml_collections.ConfigDict):
             yield from _leaves(value, f'{prefix}{key}.')
         else:
-            yield prefix + key, value
+            yield prefix + key, type(value) if value is not None else config.get_ref(key).get_type()
 
 
 @pytest.mark.parametrize('path', sorted(EXPERIMENTS.glob('*/*.py')),
                          ids=lambda p: p.relative_to(EXPERIMENTS).as_posix())
 def test_every_field_has_a_type_the_command_line_sets(path):
-    # ml_collections' flags override bool, int, float, str and tuple fields (not lists, not None).
-    wrong = {k: type(v).__name__ for k, v in _leaves(experiment_config(path))
-             if type(v) not in (bool, int, float, str, tuple)}
+    # ml_collections' flags override bool, int, float, str and tuple fields (not lists, not
+    # untyped None); a None field must be a typed placeholder.
+    wrong = {k: kind.__name__ for k, kind in _leaves(experiment_config(path))
+             if kind not in (bool, int, float, str, tuple)}
     assert not wrong
 
 

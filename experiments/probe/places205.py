@@ -14,21 +14,31 @@ image transform is not implemented (docs/evaluation.md).
   python -m vjepa_jax.main --config experiments/probe/places205.py:checkpoint=vitl16.pth.tar,data=/data/tfds \\
       --workdir runs/probe_places205
 
-Argument (comma-separated): ``checkpoint`` (official .pth.tar, converted
-directory or pretraining workdir), ``data`` (TFDS data_dir; empty: TFDS's
-default), ``size`` (L/16, H/16 or H/16_384), ``grid`` (train a 3 x 3 lr x
-weight-decay grid on the same features), ``workers`` (reading processes per host).
+Argument (comma-separated, ``vjepa_jax.recipe_parts.probe``): ``checkpoint``
+(official .pth.tar, converted directory or pretraining workdir), ``data``
+(TFDS data_dir; empty: TFDS's default), ``size`` (L/16, H/16 or H/16_384),
+``grid`` (train a 3 x 3 lr x weight-decay grid on the same features),
+``workers`` (reading processes per host), ``runlocal`` (the same job at CPU
+size on stand-in images, default data/tiny_tfds from
+data/make_tiny_image_datasets.py; ``recipe_parts.probe.runlocal``).
 """
 
 from __future__ import annotations
 
-from vjepa_jax.config_lib import parse_arg
-from vjepa_jax.evaluation.config import official_probe_recipe
+from vjepa_jax.evaluation.config import probe_config
+from vjepa_jax.recipe_parts import probe
 
 
 def get_config(arg: str | None = None):
-    a = parse_arg(arg, checkpoint='', data='', size='L/16', grid=False, workers=8)
-    c = official_probe_recipe('places205', a.size, a.checkpoint, a.data, grid=a.grid,
-                              workers=a.workers)
-    c.lock()
-    return c
+    a = probe.probe_arg(arg)
+    c = probe_config()
+    c.encoder.which = 'target_encoder'
+    c.data.update({'kind': 'image', 'dataset': 'places365', 'num_classes': 365,
+                   'data_dir': probe.image_data_dir(a)})
+    c.clip.update({'crop_size': probe.official_crop(a.size), 'attend_across_segments': True})
+    c.probe.depth = 1
+    c.batch_size = 1024  # 16 images per GPU x 64 GPUs
+    c.optimizer.update({'num_epochs': 20.0, 'lrs': (1e-3,), 'weight_decays': (0.001,),
+                        'start_lr_factor': 1.0, 'final_lr': 0.0, 'final_weight_decay': 1e-6,
+                        'warmup_epochs': 0.0, 'clip_grad': 1.0})
+    return probe.finish(c, a)

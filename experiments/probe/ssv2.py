@@ -9,22 +9,34 @@ H/16_384), attending across segments; 20 epochs, global batch 256, AdamW lr
   python -m vjepa_jax.main --config experiments/probe/ssv2.py:checkpoint=vitl16.pth.tar,data=/data/ssv2 \\
       --workdir runs/probe_ssv2
 
-Argument (comma-separated): ``checkpoint`` (official .pth.tar, converted
-directory or pretraining workdir), ``data`` (folder with ``train.csv`` and
-``val.csv`` in the official index format), ``size`` (L/16, H/16 or H/16_384),
-``grid`` (train a 3 x 3 lr x weight-decay grid on the same features),
-``workers`` (decoding processes per host).
+Argument (comma-separated, ``vjepa_jax.recipe_parts.probe``): ``checkpoint``
+(official .pth.tar, converted directory or pretraining workdir), ``data``
+(folder with ``train.csv`` and ``val.csv`` in the official index format),
+``size`` (L/16, H/16 or H/16_384), ``grid`` (train a 3 x 3 lr x weight-decay
+grid on the same features), ``workers`` (decoding processes per host),
+``runlocal`` (the same job at CPU size on the videos in ``data``, default
+data/synthetic; ``recipe_parts.probe.runlocal``).
 """
 
 from __future__ import annotations
 
-from vjepa_jax.config_lib import parse_arg
-from vjepa_jax.evaluation.config import official_probe_recipe
+from vjepa_jax.evaluation.config import probe_config
+from vjepa_jax.recipe_parts import probe
 
 
 def get_config(arg: str | None = None):
-    a = parse_arg(arg, checkpoint='', data='/data/ssv2', size='L/16', grid=False, workers=8)
-    c = official_probe_recipe('ssv2', a.size, a.checkpoint, a.data, grid=a.grid,
-                              workers=a.workers)
-    c.lock()
-    return c
+    a = probe.probe_arg(arg)
+    c = probe_config()
+    c.encoder.which = 'target_encoder'
+    c.data.update({'kind': 'video', 'num_classes': 174,
+                   **probe.video_index(a, '/data/ssv2')})
+    c.clip.update({'frames_per_clip': 16, 'frame_step': 4, 'num_segments': 2,
+                   'num_views_per_segment': 3, 'crop_size': probe.official_crop(a.size),
+                   'attend_across_segments': True, 'random_resize_scale': (0.08, 1.0),
+                   'auto_augment': True, 'reprob': 0.25})
+    c.probe.depth = 1
+    c.batch_size = 256  # 4 videos per GPU x 64 GPUs
+    c.optimizer.update({'num_epochs': 20.0, 'lrs': (1e-3,), 'weight_decays': (0.01,),
+                        'start_lr_factor': 1.0, 'final_lr': 0.0, 'final_weight_decay': 1e-6,
+                        'warmup_epochs': 0.0, 'clip_grad': 1.0})
+    return probe.finish(c, a)

@@ -20,10 +20,9 @@ checkpoint), ``data`` (folder with ``train.csv`` / ``val.csv``),
 
 from __future__ import annotations
 
-import os
-
 from vjepa_jax.config_lib import parse_arg
 from vjepa_jax.evaluation.config import probe_config
+from vjepa_jax.recipe_parts import probe
 
 
 def get_config(arg: str | None = None):
@@ -32,11 +31,11 @@ def get_config(arg: str | None = None):
     c = probe_config()
     c.encoder.update({'checkpoint': a.checkpoint, 'random_init': a.random_init,
                       'dtype': 'float32'})
-    c.data.update({'num_classes': 8, 'train_index': (os.path.join(a.data, 'train.csv'),),
-                   'val_index': (os.path.join(a.data, 'val.csv'),), 'frames_per_clip': 8,
-                   'frame_step': 2, 'num_segments': 1, 'num_views_per_segment': 1,
-                   'crop_size': 32, 'random_resize_scale': (0.5, 1.0), 'auto_augment': False,
-                   'reprob': 0.0, 'read_threads': 2})
+    c.data.update({'kind': 'video', 'num_classes': 8, 'read_threads': 2,
+                   **probe.video_index(a, a.data)})
+    c.clip.update({'frames_per_clip': 8, 'frame_step': 2, 'num_segments': 1,
+                   'num_views_per_segment': 1, 'crop_size': 32, 'random_resize_scale': (0.5, 1.0),
+                   'auto_augment': False, 'reprob': 0.0})
     c.batch_size = a.batch
     c.optimizer.update({'num_epochs': a.epochs, 'lrs': (3e-3, 1e-2, 3e-2),
                         'weight_decays': (0.01,)})

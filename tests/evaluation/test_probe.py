@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from vjepa_jax import sharding
-from vjepa_jax.evaluation import multiview, probe, video_data
+from vjepa_jax.evaluation import (
+    multiview,
+    probe_loop,
+    probe_recipe,
+    probe_state,
+    probe_steps,
+)
+from vjepa_jax.input import probe_clips
 from vjepa_jax.models import VisionTransformer
 
 B, S, V, N, D, C = 16, 2, 1, 3, 8, 4
@@ -21,15 +28,15 @@ LRS = (1e-2, 1e-4, 1e-2)  # probes 0 and 2 share their hyperparameters
 
 
 def _setup(lrs=LRS, wds=(0.01,), steps_per_epoch=20, attend=True):
-    config = probe.ProbeConfig(num_epochs=2, lrs=tuple(lrs), weight_decays=tuple(wds),
-                               attend_across_segments=attend)
-    module = probe.make_probe(C, D, num_heads=2)
-    return config, probe.setup_from_config(config, module, steps_per_epoch)
+    config = probe_recipe.ProbeOptimizerConfig(num_epochs=2, lrs=tuple(lrs),
+                                               weight_decays=tuple(wds))
+    module = probe_recipe.make_probe(C, D, num_heads=2)
+    return config, probe_state.make_setup(config, module, steps_per_epoch, attend)
 
 
 # Module level, so that tests with equal setups and shapes share compilations.
-STEP = jax.jit(probe.train_step, static_argnames='setup')
-EVAL = jax.jit(probe.eval_step, static_argnames='setup')
+STEP = jax.jit(probe_steps.train_step, static_argnames='setup')
+EVAL = jax.jit(probe_steps.eval_step, static_argnames='setup')
 
 
 def _labelled_tokens(seed: int, batch: int = B, views: int = V):
@@ -51,13 +58,14 @@ def test_official_recipe_schedules():
                                rtol=1e-6)
     lr, wd = setup.rates(19)
     np.testing.assert_allclose([lr[0], wd[0]], [0.0, 1e-6], atol=1e-12)
-    assert probe.make_probe(C, 12, 3).mlp_dim == 48
-    assert len(probe.ProbeConfig(lrs=(1e-3, 3e-3), weight_decays=(0.01, 0.1, 1.0)).grid) == 6
+    assert probe_recipe.make_probe(C, 12, 3).mlp_dim == 48
+    assert len(probe_recipe.ProbeOptimizerConfig(lrs=(1e-3, 3e-3),
+                                                  weight_decays=(0.01, 0.1, 1.0)).grid) == 6
 
 
 def test_probe_learns_labelled_features_with_one_compilation():
     _, setup = _setup()  # 2 epochs x 20 steps: 40 steps are the whole schedule
-    state = probe.init_probe_state(setup, D)
+    state = probe_state.init_probe_state(setup, D)
     data = [_labelled_tokens(i) for i in range(5)]
     valid = jnp.ones((B,), bool)
     state, _ = STEP(state, *data[0], valid, setup=setup)  # compiles here
@@ -84,8 +92,8 @@ def test_probe_learns_labelled_features_with_one_compilation():
 
 def test_grid_probes_train_independently():
     _, setup = _setup()
-    base = probe.init_probe_state(setup, D)
-    other = probe.init_probe_state(setup, D, seed=1, same_init=False)
+    base = probe_state.init_probe_state(setup, D)
+    other = probe_state.init_probe_state(setup, D, seed=1, same_init=False)
     # Same start except probe 1, which starts elsewhere: probes 0 and 2 must not notice.
     mixed = base.replace(params=jax.jit(lambda x, y: jax.tree_util.tree_map(
         lambda a, b: a.at[1].set(b[1]), x, y))(base.params, other.params))
@@ -106,7 +114,7 @@ def test_grid_probes_train_independently():
 
 def test_eval_counts_each_valid_example_once():
     _, setup = _setup()
-    state = probe.init_probe_state(setup, D, seed=3, same_init=False)
+    state = probe_state.init_probe_state(setup, D, seed=3, same_init=False)
     tokens, labels = _labelled_tokens(7, views=3)
     valid = jnp.asarray(np.arange(B) % 3 != 0)  # 10 valid, 6 padded
     counts = jax.device_get(EVAL(state, tokens, labels, valid, setup=setup))
@@ -153,24 +161,25 @@ def colour_videos(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_run_probe_end_to_end_on_eight_devices(colour_videos):
-    clip = video_data.ProbeClipConfig(frames_per_clip=4, frame_step=1, num_segments=2,
-                                      num_views_per_segment=2, crop_size=16,
-                                      auto_augment=False, reprob=0.0)
+    clip = probe_clips.ProbeClipConfig(frames_per_clip=4, frame_step=1, num_segments=2,
+                                       num_views_per_segment=2, crop_size=16,
+                                       auto_augment=False, reprob=0.0)
     encoder = VisionTransformer(img_size=16, num_frames=4, patch_size=8, tubelet_size=2,
                                 embed_dim=16, depth=1, num_heads=2, mlp_dim=32)
     params = jax.jit(encoder.init)(jax.random.key(0, impl='rbg'), jnp.zeros((1, 4, 16, 16, 3)))['params']
     mesh = sharding.make_mesh()
     assert mesh.size == 8
     batch = 8
-    train = video_data.to_iterator(video_data.training_dataset(colour_videos['train'], batch,
-                                                               clip, seed=0))
-    val = video_data.evaluation_dataset(colour_videos['val'], batch, clip)
-    config = probe.ProbeConfig(num_epochs=3, lrs=(3e-2, 1e-4), log_every=2,
-                               eval_every_epochs=2)
-    spe = video_data.steps_per_epoch(16, batch)
+    train = probe_clips.to_iterator(probe_clips.training_dataset(colour_videos['train'], batch,
+                                                                 clip, seed=0))
+    val = probe_clips.evaluation_dataset(colour_videos['val'], batch, clip)
+    config = probe_recipe.ProbeOptimizerConfig(num_epochs=3, lrs=(3e-2, 1e-4))
+    spe = probe_clips.steps_per_epoch(16, batch)
     lines = []
-    result = probe.run_probe(encoder, params, train, val, 2, config, steps_per_epoch=spe,
-                             mesh=mesh, log=lines.append)
+    result = probe_loop.run_probe(encoder, params, train, val, 2, config, steps_per_epoch=spe,
+                                  attend_across_segments=clip.attend_across_segments,
+                                  log_every=2, eval_every_epochs=2, mesh=mesh,
+                                  log=lines.append)
     # Evaluated after epoch 2 and after the last one.
     assert result['top1'].shape == (2,) and [h['epoch'] for h in result['history']] == [2, 3]
     assert result['num_val'] == 9 and result['val_bad_videos'] == 1

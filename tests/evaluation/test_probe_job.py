@@ -17,7 +17,9 @@ from conftest import REPO
 from test_encoder_loading import official_file
 
 from vjepa_jax.encoder_loading import load_encoder
-from vjepa_jax.evaluation import job
+from vjepa_jax.errors import ConfigError
+from vjepa_jax.evaluation import config as probe_config_lib
+from vjepa_jax.evaluation import frozen_encoder, job
 from vjepa_jax.input import images
 
 TINY_PROBE = REPO / 'experiments' / 'probe' / 'tiny.py'
@@ -79,13 +81,13 @@ def test_probe_job_on_the_official_encoder_runs_and_resumes_exactly(videos, tmp_
 
 def test_random_init_keeps_the_architecture_and_changes_the_weights(videos):
     encoder, params = load_encoder(official_file(), num_heads=4)
-    fresh = job.random_encoder_params(encoder, seed=0)
+    fresh = frozen_encoder.random_encoder_params(encoder, seed=0)
     assert jax.tree_util.tree_structure(fresh) == jax.tree_util.tree_structure(params)
     shapes = jax.tree_util.tree_map(np.shape, (fresh, params))
     assert shapes[0] == shapes[1]
     a, b = (jax.tree_util.tree_leaves(t) for t in (fresh, params))
     assert not all(np.array_equal(x, y) for x, y in zip(a, b))
-    again = job.random_encoder_params(encoder, seed=0)
+    again = frozen_encoder.random_encoder_params(encoder, seed=0)
     assert all(np.array_equal(x, y) for x, y in zip(a, jax.tree_util.tree_leaves(again)))
 
 
@@ -107,12 +109,34 @@ def test_image_probe_job(videos, tmp_path, monkeypatch):
 
 def test_invalid_probe_configs_list_every_problem(videos, tmp_path):
     config = tiny_config(tmp_path / 'missing', videos, **{
-        'data.kind': 'audio', 'batch_size': 6, 'optimizer.lrs': ()})
-    with pytest.raises(ValueError) as err:
+        'data.kind': 'audio', 'batch_size': 6, 'optimizer.lrs': (), 'clip.eval_window': 'mid',
+        'probe.depth': 0, 'checkpoint.keep': 0, 'encoder.dtype': 'f32'})
+    with pytest.raises(ConfigError) as err:
         job.run_probe_job(config, tmp_path / 'w')
     text = str(err.value)
-    for part in ('encoder.checkpoint', 'data.kind', 'batch_size 6', 'optimizer.lrs'):
+    for part in ('data.kind', 'batch_size 6', 'optimizer.lrs', 'clip.eval_window',
+                 'probe.depth', 'checkpoint.keep', 'encoder.dtype'):
         assert part in text
+    # The files named are checked once the sections build.
+    config = tiny_config(tmp_path / 'missing', videos, **{'data.val_index': ('/no/val.csv',)})
+    with pytest.raises(ConfigError) as err:
+        probe_config_lib.validate(config, num_devices=8)
+    assert str(err.value).splitlines()[1:] == [
+        f'  - encoder.checkpoint: {tmp_path / "missing"} does not exist.',
+        '  - data.val_index: /no/val.csv does not exist.']
+
+
+def test_required_fields_are_placeholders():
+    config = probe_config_lib.probe_config()
+    with pytest.raises(ConfigError) as err:
+        probe_config_lib.validate(config, num_devices=8)
+    text = str(err.value)
+    assert 'encoder.checkpoint is not set' in text and 'data.num_classes must be given' in text
+    assert 'data.train_index is empty' in text
+    # A placeholder stays typed: the command line (and Python) can set it.
+    config.eval_batch_size = 16
+    config.encoder.num_heads = 4
+    assert config.get_ref('eval_batch_size').get_type() is int
 
 
 def test_probe_from_the_command_line_on_the_official_checkpoint(videos, tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from cli_runs import experiment_config
 
+from vjepa_jax.errors import ConfigError
 from vjepa_jax.evaluation import config as probe_config_lib
 from vjepa_jax.masks import build_mask_samplers
 from vjepa_jax.models.builder import build_jepa_models
@@ -110,8 +111,14 @@ def test_probe_experiment_builds(path, tmp_path):
         for key in ('train_index', 'val_index'):
             index = tmp_path / f'{key}.csv'
             index.write_text('/v.mp4 0\n')
-            config.data[key] = [str(index)]
+            config.data[key] = (str(index),)
     probe_config_lib.validate(config, 1 if path.stem == 'tiny' else 64)
+    if path.stem != 'tiny':  # as written, only the checkpoint and the data are missing
+        with pytest.raises(ConfigError) as err:
+            probe_config_lib.validate(load(path), 64)
+        problems = str(err.value).splitlines()[1:]
+        assert 'encoder.checkpoint is not set' in problems[0]
+        assert all('_index: /data/' in p for p in problems[1:]), problems
 
 
 def test_official_probe_recipes_match_the_official_configs():
@@ -125,16 +132,17 @@ def test_official_probe_recipes_match_the_official_configs():
         o = c.optimizer
         assert (o.num_epochs, o.start_lr_factor, o.final_lr, o.final_weight_decay,
                 o.warmup_epochs, o.clip_grad) == (20, 1.0, 0.0, 1e-6, 0.0, 1.0)
-        assert (c.encoder.which, c.probe.depth, c.probe.attend_across_segments) == (
+        assert (c.encoder.which, c.probe.depth, c.clip.attend_across_segments) == (
             'target_encoder', 1, True)
-        assert c.data.crop_size == 224
+        assert c.clip.crop_size == 224
         if kind == 'video':
-            assert (c.data.num_segments, c.data.num_views_per_segment, c.data.frames_per_clip,
-                    c.data.frame_step) == (segments, 3, 16, 4)
+            assert (c.clip.num_segments, c.clip.num_views_per_segment, c.clip.frames_per_clip,
+                    c.clip.frame_step) == (segments, 3, 16, 4)
     places = load(EXPERIMENTS / 'probe' / 'places205.py')
     assert places.data.dataset == 'places365' and places.data.num_classes == 365
     big = load(EXPERIMENTS / 'probe' / 'k400.py', 'size=H/16_384,grid,checkpoint=/c.pth.tar')
-    assert big.data.crop_size == 384 and big.encoder.checkpoint == '/c.pth.tar'
+    assert big.clip.crop_size == 384 and big.encoder.checkpoint == '/c.pth.tar'
     assert len(big.optimizer.lrs) * len(big.optimizer.weight_decays) == 9
-    with pytest.raises(ValueError, match='size='):
+    assert big.optimizer.weight_decays == pytest.approx((0.001, 0.01, 0.1))
+    with pytest.raises(ConfigError, match='size='):
         load(EXPERIMENTS / 'probe' / 'k400.py', 'size=B/16')

@@ -2,7 +2,7 @@
 
 A pretraining config gives its train step (``train.step.jit_train_step``, the
 function ``run_pretraining`` calls). A probe config gives the four functions
-of the probe job (``evaluation.probe.jit_probe_fns``): frozen features of a
+of the probe job (``evaluation.probe_steps.jit_probe_fns``): frozen features of a
 training batch, the probe grid's update, features of an evaluation batch (all
 segments and views) and the evaluation counts. The mesh may hold compile-only
 devices or be a ``jax.sharding.AbstractMesh`` (lowering only).
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from vjepa_jax import sharding
 from vjepa_jax.config_lib import decode_variant
-from vjepa_jax.errors import ConfigError
+from vjepa_jax.errors import ConfigError, config_problems
 from vjepa_jax.models.builder import compute_dtype
 from vjepa_jax.models.vit import VisionTransformer
 from vjepa_jax.train import flops
@@ -88,7 +88,7 @@ def pretrain_programs(config, mesh, global_batch: int | None = None) -> list[Pro
 
 def _probe_encoder(config, variant: str, dtype: str) -> VisionTransformer:
     v = decode_variant(variant)
-    return VisionTransformer(img_size=config.data.crop_size, num_frames=config.encoder.num_frames,
+    return VisionTransformer(img_size=config.clip.crop_size, num_frames=config.encoder.num_frames,
                              patch_size=v.patch_size, embed_dim=v.embed_dim, depth=v.depth,
                              num_heads=v.num_heads, mlp_dim=v.mlp_dim,
                              dtype=compute_dtype(dtype))
@@ -99,12 +99,13 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     """The probe job's four jitted functions for ``config`` with an encoder of ``encoder_variant``.
 
     The encoder is built as an official checkpoint would load (``VisionTransformer``
-    for ``config.encoder.num_frames`` frames at ``config.data.crop_size``);
+    for ``config.encoder.num_frames`` frames at ``config.clip.crop_size``);
     ``dtype`` replaces ``config.encoder.dtype == 'auto'`` (accelerators:
     bfloat16).
     """
-    from vjepa_jax.evaluation import config as probe_config_lib
-    from vjepa_jax.evaluation import multiview, probe
+    from vjepa_jax.config_sections import build_section
+    from vjepa_jax.evaluation import multiview, probe_recipe, probe_state, probe_steps
+    from vjepa_jax.evaluation.config import SECTIONS
 
     rules = sharding.rules_from_config(config.sharding_rules)
     e_dtype = dtype if config.encoder.dtype == 'auto' else config.encoder.dtype
@@ -113,13 +114,18 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     eval_batch = int(global_batch or config.eval_batch_size or config.batch_size)
     ways = _batch_ways(mesh, rules, batch)
     _batch_ways(mesh, rules, eval_batch)
-    recipe = probe_config_lib.optimizer_config(config)
+    # The sections' own objects (no checkpoint or data files are needed to compile).
+    problems: list[str] = []
+    recipe, head, clip = (build_section(SECTIONS[name], name, config[name], problems)
+                          for name in ('optimizer', 'probe', 'clip'))
+    config_problems(problems)
     d = config.data
-    clip = probe_config_lib.clip_config(config)
-    head = probe.make_probe(d.num_classes, encoder.embed_dim, encoder.num_heads, recipe.depth,
-                            recipe.probe_dtype or encoder.dtype)
-    setup = probe.setup_from_config(recipe, head, steps_per_epoch=1000)
-    features, train, evaluate = probe.jit_probe_fns(encoder, setup, mesh, rules)
+    head_dtype = jnp.dtype(head.dtype) if head.dtype else encoder.dtype
+    module = probe_recipe.make_probe(d.num_classes, encoder.embed_dim, encoder.num_heads,
+                                     head.depth, head_dtype)
+    setup = probe_state.make_setup(recipe, module, steps_per_epoch=1000,
+                                   attend_across_segments=clip.attend_across_segments)
+    features, train, evaluate = probe_steps.jit_probe_fns(encoder, setup, mesh, rules)
 
     rep = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     split = sharding.batch_sharding(mesh, rules)
@@ -128,20 +134,21 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
         return jax.tree_util.tree_map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=where), tree)
 
-    frame = (d.frames_per_clip,) if d.kind == 'video' else ()  # images: repeated on device
-    hw = (d.crop_size, d.crop_size, 3)
+    frame = (clip.frames_per_clip,) if d.kind == 'video' else ()  # images: repeated on device
+    hw = (clip.crop_size, clip.crop_size, 3)
     train_views = (clip.train_segments, 1) if d.kind == 'video' else (1, 1)
     eval_views = (clip.num_segments, clip.num_views_per_segment) if d.kind == 'video' else (1, 1)
     video = jnp.zeros((1, encoder.num_frames, *hw), jnp.float32)
     boxed = jax.eval_shape(lambda: encoder.init(jax.random.key(0), video)['params'])
     enc_params = placed(nn.meta.unbox(boxed), rep)
-    state = placed(jax.eval_shape(lambda: probe.init_probe_state(setup, encoder.embed_dim)), rep)
+    state = placed(jax.eval_shape(lambda: probe_state.init_probe_state(setup, encoder.embed_dim)),
+                   rep)
 
     def clips(b, views):
         return jax.ShapeDtypeStruct((b, *views, *frame, *hw), jnp.uint8, sharding=split)
 
-    frames = d.frames_per_clip if d.kind == 'video' else encoder.num_frames
-    n_tokens = (frames // encoder.tubelet_size) * (d.crop_size // encoder.patch_size) ** 2
+    frames = clip.frames_per_clip if d.kind == 'video' else encoder.num_frames
+    n_tokens = (frames // encoder.tubelet_size) * (clip.crop_size // encoder.patch_size) ** 2
 
     def tokens_like(b, views):
         return jax.ShapeDtypeStruct((b, *views, n_tokens, encoder.embed_dim), encoder.dtype,
@@ -157,9 +164,9 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     seq_eval = n_tokens * (eval_views[0] if setup.attend_across_segments else 1)
     g = setup.num_probes
     probe_train = g * calls_train * flops.attentive_probe_flops(
-        seq_train, encoder.embed_dim, d.num_classes, recipe.depth)
+        seq_train, encoder.embed_dim, d.num_classes, head.depth)
     probe_eval = g * calls_eval * flops.attentive_probe_flops(
-        seq_eval, encoder.embed_dim, d.num_classes, recipe.depth) / 3
+        seq_eval, encoder.embed_dim, d.num_classes, head.depth) / 3
     n_train, n_eval = train_views[0] * train_views[1], eval_views[0] * eval_views[1]
     return [
         Program('probe features (train batch)', features,

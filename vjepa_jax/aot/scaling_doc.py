@@ -190,7 +190,7 @@ def render(rows: list[dict], started: str, elapsed: float) -> str:
                          f'{first["config"]["batch_size"]}, {m["dtype"]}, scan_layers '
                          f'{m["scan_layers"]}, remat `{m["remat_policy"]}`.')
         else:
-            d = first['config']['data']
+            d = first['config']['clip']
             lines.append(f'{d["frames_per_clip"]} frames x {d["num_segments"]} segments x '
                          f'{d["num_views_per_segment"]} views at {d["crop_size"]}^2, global batch '
                          f'{first["config"]["batch_size"]}; one row per function of the probe job.')

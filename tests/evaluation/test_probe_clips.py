@@ -1,4 +1,5 @@
-"""Probe clip batches: official segments x views, determinism, per-process slices, bad files."""
+"""Probe clip batches (input.probe_clips): official segments x views, determinism, per-process
+slices, bad files, the clip section's checks."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import av
 import numpy as np
 import pytest
 
-from vjepa_jax.evaluation import video_data
-from vjepa_jax.evaluation.video_data import ProbeClipConfig
+from vjepa_jax.errors import ConfigError
+from vjepa_jax.input import probe_clips
+from vjepa_jax.input.probe_clips import ProbeClipConfig
 
 FPC, STEP, SEGMENTS, VIEWS, CROP = 4, 2, 2, 2, 16
 CONFIG = ProbeClipConfig(frames_per_clip=FPC, frame_step=STEP, num_segments=SEGMENTS,
@@ -49,7 +51,7 @@ def _take(ds, n):
 
 
 def test_training_batches_official_layout_and_determinism(data):
-    ds = video_data.training_dataset(data['train'], 3, CONFIG, seed=4)
+    ds = probe_clips.training_dataset(data['train'], 3, CONFIG, seed=4)
     batches = _take(ds, 3)  # 9 elements: one epoch of 7 and the start of the next
     for b in batches:
         assert b['clips'].shape == (3, SEGMENTS, 1, FPC, CROP, CROP, 3)
@@ -58,20 +60,20 @@ def test_training_batches_official_layout_and_determinism(data):
         np.testing.assert_array_equal(b['label'], b['row'] % 3)
     rows = np.concatenate([b['row'] for b in batches])
     assert sorted(rows[:7]) == list(range(7))
-    again = _take(video_data.training_dataset(data['train'], 3, CONFIG, seed=4), 3)
+    again = _take(probe_clips.training_dataset(data['train'], 3, CONFIG, seed=4), 3)
     for a, b in zip(batches, again):
         np.testing.assert_array_equal(a['clips'], b['clips'])
-    other = video_data.training_dataset(data['train'], 3, CONFIG, seed=5)[0]
+    other = probe_clips.training_dataset(data['train'], 3, CONFIG, seed=5)[0]
     assert not np.array_equal(other['clips'], batches[0]['clips'])
     # Without attending across segments the official loader gives one clip per video.
     single = ProbeClipConfig(frames_per_clip=FPC, frame_step=STEP, num_segments=SEGMENTS,
                              crop_size=CROP, attend_across_segments=False)
-    assert video_data.training_dataset(data['train'], 2, single)[0]['clips'].shape[1:3] == (1, 1)
+    assert probe_clips.training_dataset(data['train'], 2, single)[0]['clips'].shape[1:3] == (1, 1)
 
 
 def test_training_process_slices_are_the_global_sequence(data):
-    glob = video_data.training_dataset(data['train'], 4, CONFIG, seed=1)[0]
-    parts = [video_data.training_dataset(data['train'], 2, CONFIG, seed=1, process_index=p,
+    glob = probe_clips.training_dataset(data['train'], 4, CONFIG, seed=1)[0]
+    parts = [probe_clips.training_dataset(data['train'], 2, CONFIG, seed=1, process_index=p,
                                          process_count=2)[0] for p in range(2)]
     for p in range(2):  # process p holds global positions p, p + 2, ...
         np.testing.assert_array_equal(parts[p]['clips'], glob['clips'][p::2])
@@ -79,7 +81,7 @@ def test_training_process_slices_are_the_global_sequence(data):
 
 
 def test_training_replaces_and_reports_unreadable_videos(data):
-    ds = video_data.training_dataset(data['val'], 4, CONFIG, seed=0)  # 8 rows, one broken
+    ds = probe_clips.training_dataset(data['val'], 4, CONFIG, seed=0)  # 8 rows, one broken
     b0, b1 = ds[0], ds[1]
     bad = b0['data_bad'] + b1['data_bad']
     # Row 3 is the broken file: seen once per epoch, replaced by random rows (which may
@@ -91,7 +93,7 @@ def test_training_replaces_and_reports_unreadable_videos(data):
 
 
 def test_evaluation_covers_every_video_once_with_static_shapes(data):
-    per_process = [video_data.evaluation_dataset(data['val'], 2, CONFIG, process_index=p,
+    per_process = [probe_clips.evaluation_dataset(data['val'], 2, CONFIG, process_index=p,
                                                  process_count=3) for p in range(3)]
     assert [len(ds) for ds in per_process] == [2, 2, 2]  # 8 videos -> 12 slots, 4 padded
     batches = [b for ds in per_process for b in _take(ds, len(ds))]
@@ -104,11 +106,11 @@ def test_evaluation_covers_every_video_once_with_static_shapes(data):
     for b in batches:
         assert b['clips'].shape == (2, SEGMENTS, VIEWS, FPC, CROP, CROP, 3)
         assert not b['clips'][~b['valid']].any()
-        video_data.split_probe_batch(b)
+        probe_clips.split_probe_batch(b)
 
 
 def test_evaluation_windows_are_centred_and_views_span_the_long_side(data):
-    b = video_data.evaluation_dataset(data['train'], 1, CONFIG)[0]
+    b = probe_clips.evaluation_dataset(data['train'], 1, CONFIG)[0]
     clips = b['clips'][0].astype(np.float32)       # [S, V, T, c, c, 3]
     partition, clip_len = NUM_FRAMES // SEGMENTS, FPC * STEP
     end = clip_len + (partition - clip_len) // 2
@@ -118,11 +120,23 @@ def test_evaluation_windows_are_centred_and_views_span_the_long_side(data):
         np.testing.assert_allclose(grey, 8 * (window + s * partition), atol=3)
     # Views: short side 24 -> 16, long side 32 -> 21; the views start at 0 and 5.
     assert not np.array_equal(b['clips'][0, :, 0], b['clips'][0, :, 1])
-    again = video_data.evaluation_dataset(data['train'], 1, CONFIG)[0]
+    again = probe_clips.evaluation_dataset(data['train'], 1, CONFIG)[0]
     np.testing.assert_array_equal(b['clips'], again['clips'])
 
 
 def test_train_transform_shape_without_flip():
     clip = np.random.default_rng(0).integers(0, 256, (FPC, 24, 32, 3), dtype=np.uint8)
-    out = video_data.train_transform(clip, np.random.default_rng(0), CONFIG)
+    out = probe_clips.train_transform(clip, np.random.default_rng(0), CONFIG)
     assert out.shape == (FPC, CROP, CROP, 3) and out.dtype == np.uint8
+
+
+def test_clip_config_problems_name_the_field():
+    assert CONFIG.problems() == []
+    bad = ProbeClipConfig(frames_per_clip=0, eval_window='middle', random_resize_scale=(0.5, 0.1),
+                          reprob=1.5)
+    problems = bad.problems()
+    assert len(problems) == 4
+    assert [p.split()[0] for p in problems] == ['frames_per_clip', 'eval_window',
+                                                'random_resize_scale', 'reprob']
+    with pytest.raises(ConfigError, match='eval_window'):  # the datasets check it too
+        probe_clips.evaluation_dataset(['/v.csv'], 2, bad)

@@ -1,5 +1,8 @@
 """Labelled clip batches for frozen video probes (grain), by the official protocol.
 
+``ProbeClipConfig`` is the ``clip`` section of a probe config (its fields are
+the section's keys; ``problems()`` holds its checks).
+
 Every video gives ``S`` segments (one clip from each of ``S`` equal partitions
 of the video, ``input.video.clip_indices``; the official probe loaders allow
 overlapping segments for short videos) and ``V`` spatial views of each:
@@ -27,11 +30,9 @@ with ``valid=False`` and is reported.
 
 Deviations from the official code, all in uint8 on the host: the random
 resized crop is computed in 8-bit fixed point (within 2 grey levels); erased
-pixels are normal noise in the normalised space mapped back to uint8, so the
-noise is quantised and clipped to [0, 255] (3-4 % of values, depending on the
-channel); the official evaluation loader draws random temporal windows
-(``random_clip_sampling=True``) and drops each rank's last incomplete batch,
-here the windows are deterministic (``eval_window='random'`` restores seeded
+pixels are quantised noise (``random_erase_clip``); the official evaluation
+loader draws random temporal windows (``random_clip_sampling=True``) and drops
+each rank's last incomplete batch, here the windows are deterministic (``eval_window='random'`` restores seeded
 random ones) and every video is evaluated; the official training order is the
 same every epoch (its sampler's ``set_epoch`` is never called), here it is
 reshuffled per epoch; Python's / NumPy's global RNGs become one generator.
@@ -47,6 +48,8 @@ from typing import Any
 import grain
 import numpy as np
 
+# The input helper moves these two to input/rand_augment.py and input/random_erasing.py.
+from vjepa_jax.errors import ConfigError, config_problems
 from vjepa_jax.input import transforms
 from vjepa_jax.input.bad_input import read_or_replace
 from vjepa_jax.input.index import MixedIndex, VideoIndex, mix_indices
@@ -61,7 +64,12 @@ EVAL_WINDOWS = ('centre', 'start', 'random')
 
 @dataclasses.dataclass(frozen=True)
 class ProbeClipConfig:
-    """What a probed video is (defaults: official K400 16x8x3, ViT at 224)."""
+    """What a probed video is (defaults: official K400 16x8x3, ViT at 224).
+
+    ``attend_across_segments``: the probe sees the tokens of all segments of a
+    view at once (``evaluation.multiview``; training then reads every segment).
+    ``crop_size`` is also the image probes' crop.
+    """
 
     frames_per_clip: int = 16
     frame_step: int = 4
@@ -73,20 +81,32 @@ class ProbeClipConfig:
     random_resize_scale: tuple[float, float] = (0.08, 1.0)
     random_resize_aspect_ratio: tuple[float, float] = (0.75, 4 / 3)
     flip_prob: float = 0.0
-    auto_augment: bool = True
-    reprob: float = 0.25
-    eval_window: str = 'centre'
-    max_replacements: int = 20
+    auto_augment: bool = True     # RandAugment m7-n4 (videos)
+    reprob: float = 0.25          # random erasing
+    eval_window: str = 'centre'   # temporal windows of the evaluation clips
+    max_replacements: int = 20    # unreadable training videos replaced per element
 
     @property
     def train_segments(self) -> int:
         """Official: all segments when attending across them, else one clip per video."""
         return self.num_segments if self.attend_across_segments else 1
 
-
-# --------------------------------------------------------------------------------------
-# Training augmentation (uint8)
-# --------------------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """What cannot work, each message starting with the field's name."""
+        out = [f'{key} must be >= 1, got {getattr(self, key)}.'
+               for key in ('frames_per_clip', 'frame_step', 'num_segments',
+                           'num_views_per_segment', 'crop_size')
+               if getattr(self, key) < 1]
+        if self.eval_window not in EVAL_WINDOWS:
+            out.append(f'eval_window {self.eval_window!r} is not one of {list(EVAL_WINDOWS)}.')
+        for key in ('random_resize_scale', 'random_resize_aspect_ratio'):
+            lo_hi = getattr(self, key)
+            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
+                out.append(f'{key} {lo_hi!r}: give (low, high) with 0 < low <= high.')
+        for key in ('flip_prob', 'reprob'):
+            if not 0 <= getattr(self, key) <= 1:
+                out.append(f'{key} must be in [0, 1], got {getattr(self, key)}.')
+        return out
 
 
 def train_transform(clip: np.ndarray, rng: np.random.Generator,
@@ -99,11 +119,6 @@ def train_transform(clip: np.ndarray, rng: np.random.Generator,
     if config.reprob > 0:
         clip = random_erase_clip(clip, rng, config.reprob)
     return clip
-
-
-# --------------------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------------------
 
 
 class _CentredWindow:
@@ -134,9 +149,6 @@ class _LoadTrain:
 
 class _LoadEval:
     def __init__(self, index: MixedIndex, config: ProbeClipConfig):
-        if config.eval_window not in EVAL_WINDOWS:
-            raise ValueError(f'eval_window must be one of {EVAL_WINDOWS}, got '
-                             f'{config.eval_window!r}.')
         self.index, self.config = index, config
         c = config
         self.shape = (c.num_segments, c.num_views_per_segment, c.frames_per_clip,
@@ -178,11 +190,13 @@ def _as_index(index: MixedIndex | VideoIndex | str | os.PathLike | Sequence) -> 
     return mix_indices(list(index))
 
 
-def _check(batch_size: int, process_index: int, process_count: int) -> None:
+def _check(config: ProbeClipConfig, batch_size: int, process_index: int,
+           process_count: int) -> None:
+    config_problems(config.problems(), 'Invalid ProbeClipConfig')
     if batch_size < 1:
-        raise ValueError(f'batch_size must be positive, got {batch_size}.')
+        raise ConfigError(f'batch_size must be positive, got {batch_size}.')
     if not 0 <= process_index < process_count:
-        raise ValueError(f'process_index {process_index} is not in [0, {process_count}).')
+        raise ConfigError(f'process_index {process_index} is not in [0, {process_count}).')
 
 
 def steps_per_epoch(num_videos: int, batch_size: int, process_count: int = 1) -> int:
@@ -198,7 +212,7 @@ def training_dataset(index: MixedIndex | VideoIndex | str | os.PathLike | Sequen
 
     ``clips``: uint8 ``[B, train_segments, 1, T, crop, crop, 3]``; ``valid`` all True.
     """
-    _check(batch_size, process_index, process_count)
+    _check(config, batch_size, process_index, process_count)
     index = _as_index(index)
     ds = (grain.MapDataset.range(len(index)).shuffle(seed=seed).repeat(None)
           .map_with_index(EpochRows(index, seed)))
@@ -218,7 +232,7 @@ def evaluation_dataset(index: MixedIndex | VideoIndex | str | os.PathLike | Sequ
     ``clips``: uint8 ``[B, num_segments, num_views_per_segment, T, crop, crop, 3]``.
     Process ``p`` holds global positions ``p, p + process_count, ...``.
     """
-    _check(batch_size, process_index, process_count)
+    _check(config, batch_size, process_index, process_count)
     index = _as_index(index)
     per_step = batch_size * process_count
     total = -(-index.num_rows // per_step) * per_step
