@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 
 from vjepa_jax.convert.official_config import ConversionError
-from vjepa_jax.models.vjepa2.sizes import ENCODER_HEADS_BY_WIDTH, PREDICTOR_HEADS_BY_WIDTH
+from vjepa_jax.models.vjepa2.sizes import (
+    ENCODER_HEADS_BY_WIDTH,
+    PREDICTOR_HEADS_BY_WIDTH,
+)
 
 PROBE_HEADS = 16  # every official V-JEPA 2 probe config, whatever the encoder
 

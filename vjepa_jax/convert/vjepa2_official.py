@@ -38,7 +38,11 @@ from vjepa_jax.convert.vjepa2_config import (
     encoder_config,
     predictor_config,
 )
-from vjepa_jax.models.vjepa2 import VJEPA2AttentiveClassifier, VJEPA2Encoder, VJEPA2Predictor
+from vjepa_jax.models.vjepa2 import (
+    VJEPA2AttentiveClassifier,
+    VJEPA2Encoder,
+    VJEPA2Predictor,
+)
 
 FAMILY = 'vjepa2'
 ENCODER_KEYS = tuple(e for e in official.ENCODER_KEYS if e[2] != 'table')
