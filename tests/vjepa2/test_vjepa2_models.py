@@ -200,3 +200,17 @@ def test_official_sizes():
     assert decode_vjepa2_variant('H').mlp_dim == 5120
     assert decode_vjepa2_variant('G').mlp_dim == 6656
     assert decode_vjepa2_variant('w48d2h4/8').patch_size == 8
+
+
+def test_builder_uses_the_vjepa2_sizes():
+    from vjepa_jax.models.vjepa2.builder import build_vjepa2_models, vjepa2_model_config
+
+    encoder, predictor = build_vjepa2_models(vjepa2_model_config(variant='g/16', crop_size=384,
+                                                                 num_frames=64))
+    assert (encoder.num_heads, encoder.mlp_dim, encoder.img_size) == (22, 6144, 384)
+    assert (predictor.num_heads, predictor.predictor_embed_dim, predictor.grid) == \
+        (12, 384, (32, 24, 24))
+    with pytest.raises(ConfigError, match='family'):
+        build_vjepa2_models(vjepa2_model_config(family='vjepa'))
+    with pytest.raises(ConfigError, match='crop_size'):
+        build_vjepa2_models(vjepa2_model_config(crop_size=250))
