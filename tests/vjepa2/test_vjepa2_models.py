@@ -214,3 +214,29 @@ def test_builder_uses_the_vjepa2_sizes():
         build_vjepa2_models(vjepa2_model_config(family='vjepa'))
     with pytest.raises(ConfigError, match='crop_size'):
         build_vjepa2_models(vjepa2_model_config(crop_size=250))
+
+
+def test_sharded_scanned_encoder_matches_single_device(encoder_params):
+    from jax.sharding import AxisType, NamedSharding, PartitionSpec
+
+    rules = (('batch', ('data', 'fsdp')), ('embed', 'fsdp'), ('mlp', 'tensor'),
+             ('heads', 'tensor'), ('head_dim', None), ('tokens', None), ('layers', None))
+    model = VJEPA2Encoder(**TINY, scan_layers=True)
+    video = _video(shape=(4, 4, 32, 32, 3))
+    params = {**encoder_params, 'blocks': layers.stack_layers(encoder_params['blocks'], 2)}
+    ref = _apply(model, params, video)
+    mesh = jax.make_mesh((2, 2, 2), ('data', 'fsdp', 'tensor'), axis_types=(AxisType.Auto,) * 3)
+    specs = nn.get_partition_spec(jax.eval_shape(model.init, jax.random.key(0), video))
+    shardings = nn.logical_to_mesh_sharding(specs, mesh, rules)['params']
+    sharded = jax.device_put(params, shardings)
+    assert not sharded['blocks']['layers']['mlp']['fc1']['kernel'].sharding.is_fully_replicated
+
+    @jax.jit
+    def forward(p, x):
+        with nn.logical_axis_rules(rules):
+            return model.apply({'params': p}, x)
+
+    with jax.set_mesh(mesh):
+        out = forward(sharded, jax.device_put(video, NamedSharding(mesh, PartitionSpec(
+            ('data', 'fsdp')))))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref), atol=1e-5)
