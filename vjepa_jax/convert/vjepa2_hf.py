@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from vjepa_jax.convert import official
+from vjepa_jax.convert import key_table, param_trees
 from vjepa_jax.convert import vjepa2_official as v2
 from vjepa_jax.convert.official_config import ConversionError
 
@@ -133,7 +133,7 @@ def hf_to_official(hf: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarr
         sd = {}
         tokens = flat.get(MASK_TOKENS) if module == 'predictor' else None
         rows = 0 if tokens is None else tokens.shape[0]
-        for entry in official.expand(table, depth[module], rows):
+        for entry in key_table.expand(table, depth[module], rows):
             if entry.kind == 'row':
                 sd[entry.official] = tokens[entry.row]
                 used.add(MASK_TOKENS)
@@ -290,7 +290,7 @@ def write_dir(path: str | Path, config: Mapping[str, Any], params: Mapping[str, 
     if classifier:
         sds['classifier'] = v2.write_probe(config, {'classifiers': [params['classifiers'][head]]})[
             'classifiers'][0]
-    sds = {m: official.strip_prefix(sd, ('module.', 'backbone.')) for m, sd in sds.items()}
+    sds = {m: param_trees.strip_prefix(sd, ('module.', 'backbone.')) for m, sd in sds.items()}
     tensors = official_to_hf(sds, 'vjepa2.' if classifier else '')
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

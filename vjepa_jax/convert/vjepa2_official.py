@@ -11,7 +11,7 @@ Two layouts (facebookresearch/vjepa2):
                per probe head, ``module.`` keys), ``opt`` (a list), ``scaler``,
                ``epoch``, ``batch_size``, ``world_size``.
 
-The key tables reuse V-JEPA 1's block layout (``official.BLOCK_KEYS``) and its
+The key tables reuse V-JEPA 1's block layout (``key_table.BLOCK_KEYS``) and its
 table machinery, so import lists every unmapped / missing / mis-shaped key at
 once. Ignored on import, with a note in the provenance: ``opt`` / ``scaler``
 (optimizer state is not converted here), and unused ``pos_embed`` /
@@ -30,7 +30,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from vjepa_jax.convert import official
+from vjepa_jax.convert import key_table, param_trees, state_dicts
 from vjepa_jax.convert.official_config import ConversionError
 from vjepa_jax.convert.vjepa2_config import (
     PROBE_HEADS,
@@ -45,8 +45,8 @@ from vjepa_jax.models.vjepa2 import (
 )
 
 FAMILY = 'vjepa2'
-ENCODER_KEYS = tuple(e for e in official.ENCODER_KEYS if e[2] != 'table')
-PREDICTOR_KEYS = tuple(e for e in official.PREDICTOR_KEYS if e[2] != 'table')
+ENCODER_KEYS = tuple(e for e in key_table.ENCODER_KEYS if e[2] != 'table')
+PREDICTOR_KEYS = tuple(e for e in key_table.PREDICTOR_KEYS if e[2] != 'table')
 _X = 'pooler.cross_attention_block.'
 _OX = 'pooler/cross_attention_block/'
 CLASSIFIER_KEYS = (
@@ -63,7 +63,7 @@ CLASSIFIER_KEYS = (
     (_X + 'mlp.fc1.bias', _OX + 'mlp/fc1/bias', 'copy'),
     (_X + 'mlp.fc2.weight', _OX + 'mlp/fc2/kernel', 'linear'),
     (_X + 'mlp.fc2.bias', _OX + 'mlp/fc2/bias', 'copy'),
-    ('pooler.blocks.{i}.', 'pooler/blocks_{i}/', official.BLOCK_KEYS),
+    ('pooler.blocks.{i}.', 'pooler/blocks_{i}/', key_table.BLOCK_KEYS),
     ('linear.weight', 'linear/kernel', 'linear'),
     ('linear.bias', 'linear/bias', 'copy'),
 )
@@ -74,7 +74,7 @@ MODEL_ENTRIES = ('encoder', 'predictor', 'target_encoder')
 
 
 def _shapes(module, *args) -> dict[str, Any]:
-    return official._abstract_params(module, *args)
+    return param_trees.abstract_params(module, *args)
 
 
 def encoder_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
@@ -83,7 +83,7 @@ def encoder_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
     model = VJEPA2Encoder(**cfg)
     video = jax.ShapeDtypeStruct((1, model.tubelet_size, model.patch_size, model.patch_size, 3),
                                  np.float32)
-    params, _ = official.params_from_state_dict(sd, ENCODER_KEYS, cfg['depth'], 0,
+    params, _ = state_dicts.params_from_state_dict(sd, ENCODER_KEYS, cfg['depth'], 0,
                                                 _shapes(model, video), what)
     return params
 
@@ -92,7 +92,7 @@ def predictor_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any]) -> di
     model = VJEPA2Predictor(**cfg)
     ctx = jax.ShapeDtypeStruct((1, 1, cfg['embed_dim']), np.float32)
     idx = jax.ShapeDtypeStruct((1, 1), np.int32)
-    params, _ = official.params_from_state_dict(sd, PREDICTOR_KEYS, cfg['depth'],
+    params, _ = state_dicts.params_from_state_dict(sd, PREDICTOR_KEYS, cfg['depth'],
                                                 cfg['num_mask_tokens'],
                                                 _shapes(model, ctx, idx, idx, 0), 'predictor')
     return params
@@ -102,7 +102,7 @@ def classifier_params(sd: Mapping[str, np.ndarray], cfg: Mapping[str, Any], widt
                       what: str = 'classifier') -> dict[str, Any]:
     model = VJEPA2AttentiveClassifier(**cfg)
     tokens = jax.ShapeDtypeStruct((1, 1, width), np.float32)
-    params, _ = official.params_from_state_dict(sd, CLASSIFIER_KEYS, cfg['depth'] - 1, 0,
+    params, _ = state_dicts.params_from_state_dict(sd, CLASSIFIER_KEYS, cfg['depth'] - 1, 0,
                                                 _shapes(model, tokens), what)
     return params
 
@@ -147,7 +147,7 @@ def read_pretraining(checkpoint: Mapping[str, Any], num_heads: int | None = None
     if not {'encoder', 'target_encoder'} & set(present):
         raise ConversionError('Not an official V-JEPA 2 pretraining checkpoint: no "encoder" or '
                               f'"target_encoder" entry (top-level keys: {sorted(checkpoint)}).')
-    sds = {k: official.strip_prefix(checkpoint[k], ('module.', 'backbone.')) for k in present}
+    sds = {k: param_trees.strip_prefix(checkpoint[k], ('module.', 'backbone.')) for k in present}
     ignored = _ignored(checkpoint, MODEL_ENTRIES)
     for name, sd in sds.items():
         for key in UNUSED_TABLES:
@@ -190,7 +190,7 @@ def read_probe(checkpoint: Mapping[str, Any], num_heads: int = PROBE_HEADS
         raise ConversionError('Not an official V-JEPA 2 probe checkpoint: no "classifiers" list '
                               f'(top-level keys: {sorted(checkpoint)}). A V-JEPA 1 probe has a '
                               'single "classifier" entry.')
-    sds = [official.strip_prefix(sd, ('module.',)) for sd in heads]
+    sds = [param_trees.strip_prefix(sd, ('module.',)) for sd in heads]
     cfg = classifier_config(sds[0], num_heads)
     width = int(sds[0]['pooler.query_tokens'].shape[-1])
     trees = [classifier_params(sd, cfg, width, f'classifier {i}') for i, sd in enumerate(sds)]
@@ -214,13 +214,13 @@ def write_pretraining(config: Mapping[str, Any], params: Mapping[str, Any],
             continue
         if name == 'predictor':
             cfg = config['predictor']
-            out[name] = official.state_dict_from_params(
+            out[name] = state_dicts.state_dict_from_params(
                 params[name], PREDICTOR_KEYS, cfg['depth'], cfg['num_mask_tokens'],
-                official.BACKBONE_PREFIX)
+                key_table.BACKBONE_PREFIX)
         else:
-            out[name] = official.state_dict_from_params(
+            out[name] = state_dicts.state_dict_from_params(
                 params[name], ENCODER_KEYS, config['encoder']['depth'], 0,
-                official.BACKBONE_PREFIX)
+                key_table.BACKBONE_PREFIX)
     out.update({k: v for k, v in (metadata or {}).items() if k in PRETRAINING_METADATA})
     return out
 
@@ -229,8 +229,8 @@ def write_probe(config: Mapping[str, Any], params: Mapping[str, Any],
                 metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Our probe heads -> official probe checkpoint dict (``classifiers`` list, ``module.`` keys)."""
     cfg = config['classifier']
-    heads = [official.state_dict_from_params(tree, CLASSIFIER_KEYS, cfg['depth'] - 1, 0,
-                                             official.CLASSIFIER_PREFIX)
+    heads = [state_dicts.state_dict_from_params(tree, CLASSIFIER_KEYS, cfg['depth'] - 1, 0,
+                                             key_table.CLASSIFIER_PREFIX)
              for tree in params['classifiers']]
     return {'classifiers': heads,
             **{k: v for k, v in (metadata or {}).items() if k in PROBE_METADATA}}
