@@ -1,0 +1,1 @@
+"""Pieces shared by the experiment files in experiments/ (one module per kind of job)."""
