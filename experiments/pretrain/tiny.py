@@ -26,16 +26,16 @@ def get_config(arg: str | None = None):
     c = pretrain.pretrain_config(
         seed=0,
         batch_size=a.batch,
-        model=dict(variant='w96d4h4m384/8', num_frames=8, crop_size=32, tubelet_size=2,
-                   uniform_power=True, dtype='float32',
-                   predictor=dict(embed_dim=48, depth=2, num_heads=4)),
-        data=dict(index_files=(os.path.join(a.data, 'train.csv'),), frame_step=2,
-                  read_threads=2),
+        model={'variant': 'w96d4h4m384/8', 'num_frames': 8, 'crop_size': 32, 'tubelet_size': 2,
+               'uniform_power': True, 'dtype': 'float32',
+               'predictor': {'embed_dim': 48, 'depth': 2, 'num_heads': 4}},
+        data={'index_files': (os.path.join(a.data, 'train.csv'),), 'frame_step': 2,
+              'read_threads': 2},
         # One "epoch" of 50 updates: warmup 1 epoch, clipping from the 2nd epoch on.
-        optimizer=dict(steps_per_epoch=50, num_epochs=a.steps / 50, warmup_epochs=1.0,
-                       start_lr=2e-4, lr=3e-4, final_lr=1e-6, weight_decay=0.04,
-                       final_weight_decay=0.4, ema=(0.999, 1.0), ipe_scale=1.25,
-                       clip_grad=10.0),
-        checkpoint=dict(every_steps=500, keep=2),
+        optimizer={'steps_per_epoch': 50, 'num_epochs': a.steps / 50, 'warmup_epochs': 1.0,
+                   'start_lr': 2e-4, 'lr': 3e-4, 'final_lr': 1e-6, 'weight_decay': 0.04,
+                   'final_weight_decay': 0.4, 'ema': (0.999, 1.0), 'ipe_scale': 1.25,
+                   'clip_grad': 10.0},
+        checkpoint={'every_steps': 500, 'keep': 2},
         log_every=50)
     return pretrain.finish(c, a)

@@ -16,7 +16,13 @@ from typing import Any
 import jax.numpy as jnp
 import ml_collections
 
-from vjepa_jax.config_lib import ConfigSection, SectionError, build_section, config_section, decode_variant
+from vjepa_jax.config_lib import (
+    ConfigSection,
+    SectionError,
+    build_section,
+    config_section,
+    decode_variant,
+)
 from vjepa_jax.models.predictor import Predictor
 from vjepa_jax.models.vit import VisionTransformer
 

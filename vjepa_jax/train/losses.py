@@ -29,6 +29,9 @@ class LossConfig(ConfigSection):
         return problems
 
 
+OFFICIAL_LOSS = LossConfig()  # L1, no regulariser
+
+
 def target_layer_norm(h: Array, eps: float = 1e-5) -> Array:
     """LayerNorm without affine over the last axis (the official targets), in float32."""
     h = h.astype(jnp.float32)

@@ -52,6 +52,9 @@ class OptimizerConfig(Schedules):
         return problems
 
 
+OFFICIAL_OPTIMIZER = OptimizerConfig()  # the defaults: the official ViT-L/16 recipe
+
+
 def weight_decay_mask(params: PyTree) -> PyTree:
     """True where weight decay applies: not a bias and more than one dimension.
 

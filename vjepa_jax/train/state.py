@@ -12,7 +12,11 @@ from jax.sharding import Mesh
 
 from vjepa_jax import sharding
 from vjepa_jax.models import Predictor, VisionTransformer
-from vjepa_jax.train.optimizer import OptimizerConfig, pretrain_optimizer
+from vjepa_jax.train.optimizer import (
+    OFFICIAL_OPTIMIZER,
+    OptimizerConfig,
+    pretrain_optimizer,
+)
 
 Array = jax.Array
 PyTree = Any
@@ -35,7 +39,7 @@ class TrainState:
 
 
 def init_boxed_state(encoder: VisionTransformer, predictor: Predictor, seed: int | Array,
-                     optimizer: OptimizerConfig = OptimizerConfig()) -> TrainState:
+                     optimizer: OptimizerConfig = OFFICIAL_OPTIMIZER) -> TrainState:
     """A fresh state whose params keep their logical-axis boxes (for ``eval_shape``).
 
     The target encoder starts as an exact copy of the encoder (official
@@ -60,7 +64,7 @@ def init_boxed_state(encoder: VisionTransformer, predictor: Predictor, seed: int
 
 def create_train_state(encoder: VisionTransformer, predictor: Predictor, seed: int,
                        mesh: Mesh, rules: sharding.Rules,
-                       optimizer: OptimizerConfig = OptimizerConfig(),
+                       optimizer: OptimizerConfig = OFFICIAL_OPTIMIZER,
                        abstract: TrainState | None = None) -> tuple[TrainState, TrainState]:
     """Creates the state directly in its sharded layout.
 
@@ -82,7 +86,7 @@ def create_train_state(encoder: VisionTransformer, predictor: Predictor, seed: i
 
 def state_from_params(encoder_params: PyTree, predictor_params: PyTree,
                       target_params: PyTree | None = None, step: int = 0, seed: int = 0,
-                      optimizer: OptimizerConfig = OptimizerConfig()) -> TrainState:
+                      optimizer: OptimizerConfig = OFFICIAL_OPTIMIZER) -> TrainState:
     """A state around given (e.g. converted official) params, with fresh Adam moments."""
     params = {'encoder': encoder_params, 'predictor': predictor_params}
     target = target_params if target_params is not None else encoder_params

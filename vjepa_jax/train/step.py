@@ -51,7 +51,7 @@ class StepSetup:
     encoder: VisionTransformer
     predictor: Predictor
     optimizer: OptimizerConfig
-    loss: losses.LossConfig = losses.LossConfig()
+    loss: losses.LossConfig = losses.OFFICIAL_LOSS
 
     def __post_init__(self):
         if not isinstance(self.optimizer, OptimizerConfig):
