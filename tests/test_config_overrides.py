@@ -52,7 +52,7 @@ def test_placeholders_are_set_from_the_command_line():
     assert (c.init_from, c.model.predictor.num_heads, c.data.read_threads) == ('/x/run', 2, 3)
     assert (c.checkpoint.keep_period, c.model.attention_impl) == (100, 'xla')
     unset = _parse()
-    assert unset.init_from is None and unset.model.predictor.num_heads is None
+    assert unset.init_from is None and unset.model.attention_impl is None
 
 
 def test_tuple_overrides_reach_the_config():

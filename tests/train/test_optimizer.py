@@ -131,7 +131,9 @@ def test_pretrain_chain_matches_torch_with_per_model_clipping_after_warmup():
         topt.step()
         updates, state = tx.update(grads, state, ours, step=jnp.int32(step))
         ours = optax.apply_updates(ours, updates)
+        # torch orders AdamW's float32 operations differently: agreement to
+        # 1e-4 of one step (lr ~1e-2 here).
         for m, d in tparams.items():
             for k, p in d.items():
                 np.testing.assert_allclose(np.asarray(ours[m][k]), p.detach().numpy(),
-                                           rtol=1e-6, atol=1e-7, err_msg=f'{m}/{k} step {step}')
+                                           rtol=1e-6, atol=1e-6, err_msg=f'{m}/{k} step {step}')
