@@ -3,8 +3,9 @@
 ``runlocal`` keeps each recipe's code path (layer scan, remat policy, compute
 dtype, mask sets, clipping, EMA, checkpointing) and swaps in a micro model and
 the synthetic videos. The three official recipes shrink to the same run, so
-the always-on test runs ViT-L/16 and checks the other two shrink to exactly
-that config; running them too is ``@pytest.mark.slow``.
+the always-on test runs ViT-L/16 (about 45 s of one CPU core) and checks the
+other two shrink to exactly that config; running them, and tiny.py, is
+``@pytest.mark.slow``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def _run_two_steps(name, videos, tmp_path):
     return config
 
 
-@pytest.mark.parametrize('name', ['tiny', 'vitl16'])
+# tiny.py's own path is what tests/train/test_pretrain_runs.py runs through the CLI.
+@pytest.mark.parametrize('name', ['vitl16', pytest.param('tiny', marks=pytest.mark.slow)])
 def test_experiment_runs_two_steps_at_runlocal(name, videos, tmp_path):
     config = _run_two_steps(name, videos, tmp_path)
     recipe = experiment_config(PRETRAIN / f'{name}.py')
