@@ -34,7 +34,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from vjepa_jax.config_lib import ConfigSection
+from vjepa_jax.config_sections import ConfigSection
 
 CONFIG_FILE = 'model_config.json'
 PARAMS_DIR = 'params'

@@ -35,7 +35,7 @@ import grain
 import numpy as np
 from absl import flags
 
-from vjepa_jax.config_lib import ConfigSection
+from vjepa_jax.config_sections import ConfigSection
 from vjepa_jax.input import transforms
 from vjepa_jax.input.bad_input import read_or_replace
 from vjepa_jax.input.index import MixedIndex, mix_indices

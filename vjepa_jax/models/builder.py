@@ -16,12 +16,12 @@ from typing import Any
 import jax.numpy as jnp
 import ml_collections
 
-from vjepa_jax.config_lib import (
+from vjepa_jax.config_lib import decode_variant
+from vjepa_jax.config_sections import (
     ConfigSection,
     SectionError,
     build_section,
     config_section,
-    decode_variant,
 )
 from vjepa_jax.models.predictor import Predictor
 from vjepa_jax.models.vit import VisionTransformer

@@ -27,7 +27,8 @@ from ml_collections.config_dict import placeholder
 
 from vjepa_jax import sharding
 from vjepa_jax.checkpointing import CheckpointPolicy
-from vjepa_jax.config_lib import config_section, parse_arg
+from vjepa_jax.config_lib import parse_arg
+from vjepa_jax.config_sections import config_section
 from vjepa_jax.input.pipeline import ClipConfig
 from vjepa_jax.masks.official_sets import OFFICIAL_MASK_SETS
 from vjepa_jax.models.builder import ModelConfig

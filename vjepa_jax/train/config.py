@@ -30,7 +30,8 @@ from typing import Any
 
 from vjepa_jax import sharding
 from vjepa_jax.checkpointing import CheckpointPolicy
-from vjepa_jax.config_lib import build_section, mesh_spec_problem
+from vjepa_jax.config_lib import mesh_spec_problem
+from vjepa_jax.config_sections import build_section
 from vjepa_jax.errors import config_problems
 from vjepa_jax.input.pipeline import ClipConfig
 from vjepa_jax.models.builder import ModelConfig

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from vjepa_jax.config_lib import ConfigSection
+from vjepa_jax.config_sections import ConfigSection
 
 Array = jax.Array
 

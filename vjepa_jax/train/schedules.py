@@ -17,7 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from vjepa_jax.config_lib import ConfigSection
+from vjepa_jax.config_sections import ConfigSection
 
 Array = jax.Array
 
