@@ -32,8 +32,7 @@ from vjepa_jax.masks.mask_sets import (
 from vjepa_jax.masks.official_sets import OFFICIAL_MASK_SETS
 from vjepa_jax.models.builder import build_jepa_models, model_config
 from vjepa_jax.train import flops
-from vjepa_jax.train.config import pretrain_config
-from vjepa_jax.train.schedules import Schedules
+from vjepa_jax.train.optimizer import OptimizerConfig
 from vjepa_jax.train.state import create_train_state
 from vjepa_jax.train.step import StepSetup, jit_train_step
 
@@ -94,7 +93,7 @@ def main() -> None:
                                    tubelet_size=encoder.tubelet_size)
     counts = mask_set_counts(samplers)
 
-    sched = Schedules.from_config(pretrain_config().optimizer)  # the official recipe
+    sched = OptimizerConfig()  # the official recipe
     setup = StepSetup(encoder, predictor, sched)
     mesh = sharding.make_mesh(parse_mesh(args.mesh))
     rules = sharding.DEFAULT_RULES

@@ -21,10 +21,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ('errors',),
     ('config_lib', 'config_overrides', 'config_sections', 'sharding_plan'),
     ('sharding', 'models', 'masks', 'input'),
-    ('convert', 'checkpointing', 'metrics', 'recipe_parts'),
+    ('convert', 'checkpointing', 'metrics'),
     ('train', 'loading', 'pretrained', 'encoder_loading'),
     ('evaluation',),
-    ('aot', 'tools'),
+    ('aot', 'tools', 'recipe_parts'),
     ('main', 'compile_check', '__init__', '__main__'),
 )
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}

@@ -27,7 +27,7 @@ def _parse(*overrides: str, config=TINY):
 
 
 def _leaves(config, prefix=''):
-    """``(path, type)`` of every field; a None field's type is its placeholder's."""
+    """``(field path, type)``; a field left None must be a typed placeholder (its type)."""
     for key, value in config.items():
         if isinstance(value, ml_collections.ConfigDict):
             yield from _leaves(value, f'{prefix}{key}.')
@@ -39,10 +39,20 @@ def _leaves(config, prefix=''):
                          ids=lambda p: p.relative_to(EXPERIMENTS).as_posix())
 def test_every_field_has_a_type_the_command_line_sets(path):
     # ml_collections' flags override bool, int, float, str and tuple fields (not lists, not
-    # untyped None); a None field must be a typed placeholder.
+    # untyped None: a value that may be None is a placeholder of its type).
     wrong = {k: kind.__name__ for k, kind in _leaves(experiment_config(path))
              if kind not in (bool, int, float, str, tuple)}
     assert not wrong
+
+
+def test_placeholders_are_set_from_the_command_line():
+    c = _parse('--config.init_from=/x/run', '--config.model.predictor.num_heads=2',
+               '--config.data.read_threads=3', '--config.checkpoint.keep_period=100',
+               '--config.model.attention_impl=xla')
+    assert (c.init_from, c.model.predictor.num_heads, c.data.read_threads) == ('/x/run', 2, 3)
+    assert (c.checkpoint.keep_period, c.model.attention_impl) == (100, 'xla')
+    unset = _parse()
+    assert unset.init_from is None and unset.model.attention_impl is None
 
 
 def test_tuple_overrides_reach_the_config():

@@ -10,7 +10,8 @@ from conftest import REPO
 from ml_collections import config_flags
 
 from vjepa_jax.config_overrides import parse_config
-from vjepa_jax.config_sections import build_section, section
+from vjepa_jax.config_sections import build_section, config_section
+from vjepa_jax.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,26 +26,26 @@ class Widget:
 
 
 def test_section_holds_the_defaults_and_typed_placeholders():
-    s = section(Widget, size=5)
+    s = config_section(Widget, size=5)
     assert s.to_dict() == {'size': 5, 'name': None, 'scale': (0.5, 1.0), 'limit': 1.0}
     assert s.get_ref('name').get_type() is str and s.get_ref('limit').get_type() is float
     s.limit = None  # an optional field can be emptied and set again
     s.name = 'w'
     with pytest.raises(TypeError):
         s.size = 'big'
-    with pytest.raises(TypeError, match='no field'):
-        section(Widget, colour='red')
+    with pytest.raises(ConfigError, match='no field'):
+        config_section(Widget, colour='red')
 
 
 def test_build_section_collects_problems_with_the_section_name():
-    problems: list[str] = []
-    s = section(Widget, size=0)
+    s = config_section(Widget, size=0)
     s.scale = [0.1, 0.2]  # a list from Python code arrives as a tuple
-    w = build_section(Widget, 'widget', s, problems)
-    assert w == Widget(size=0, scale=(0.1, 0.2))
-    assert problems == ['widget.size must be > 0, got 0.']
-    assert build_section(Widget, 'widget', {'size': 1, 'colour': 'red'}, problems) is None
-    assert problems[-1].startswith('widget: no field colour; the fields of widget are')
+    assert build_section(Widget, 'widget', s) == (None, ['widget.size must be > 0, got 0.'])
+    s.size = 2
+    assert build_section(Widget, 'widget', s) == (Widget(size=2, scale=(0.1, 0.2)), [])
+    w, problems = build_section(Widget, 'widget', {'size': 1, 'colour': 'red'})
+    assert w is None
+    assert problems == ['widget.colour is not a field of widget (fields: limit, name, scale, size).']
 
 
 def test_placeholders_take_command_line_values():

@@ -21,6 +21,7 @@ A *training workdir* has ``checkpoints/<step>/`` managed by ``TrainCheckpointer`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -32,6 +33,8 @@ from typing import Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from vjepa_jax.config_sections import ConfigSection
 
 CONFIG_FILE = 'model_config.json'
 PARAMS_DIR = 'params'
@@ -116,6 +119,67 @@ def load_model_checkpoint(directory: str | os.PathLike) -> dict[str, Any]:
 STATE_ITEM, DATA_ITEM, CONFIG_ITEM = 'state', 'data', 'config'
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckpointPolicy(ConfigSection):
+    """``checkpoint``: when a training run saves and which saves it keeps.
+
+    A save every ``every_steps`` updates (and at the end, and on preemption);
+    kept: the last ``keep`` saves plus every save at a multiple of
+    ``keep_period`` (None: none kept beyond the last ``keep``).
+    """
+
+    every_steps: int = 1000
+    keep: int = 3
+    keep_period: int | None = None
+    async_save: bool = True
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.every_steps < 1:
+            problems.append(f'checkpoint.every_steps must be >= 1, got {self.every_steps}.')
+        if self.keep < 1:
+            problems.append(f'checkpoint.keep must be >= 1, got {self.keep}.')
+        if self.keep_period is not None and self.keep_period < 1:
+            problems.append(f'checkpoint.keep_period {self.keep_period}: give a positive '
+                            'number of steps, or None.')
+        return problems
+
+
+def _manager_options(policy: CheckpointPolicy) -> ocp.CheckpointManagerOptions:
+    """Orbax options: its save-decision and preservation policies where this orbax has them.
+
+    Saves: every ``every_steps`` (``FixedIntervalPolicy``) or when orbax sees
+    the job's preemption sync point (``PreemptionCheckpointingPolicy``; JAX's
+    coordination service makes every process see it at the same step).
+    Kept: ``LatestN(keep)`` plus ``EveryNSteps(keep_period)``. Older orbax
+    versions get the equivalent ``save_interval_steps`` / ``max_to_keep`` /
+    ``keep_period`` options.
+    """
+    policies = getattr(ocp, 'checkpoint_managers', None)
+    fields = {f.name for f in dataclasses.fields(ocp.CheckpointManagerOptions)}
+    options: dict[str, Any] = {'create': True, 'cleanup_tmp_directories': True,
+                               'enable_async_checkpointing': policy.async_save}
+    if policies is not None and {'save_decision_policy', 'preservation_policy'} <= fields and all(
+            hasattr(policies, n) for n in ('AnySavePolicy', 'FixedIntervalPolicy',
+                                           'PreemptionCheckpointingPolicy',
+                                           'AnyPreservationPolicy', 'LatestN', 'EveryNSteps')):
+        options['save_decision_policy'] = policies.AnySavePolicy([
+            policies.FixedIntervalPolicy(policy.every_steps),
+            policies.PreemptionCheckpointingPolicy()])
+        keep = [policies.LatestN(policy.keep)]
+        if policy.keep_period:
+            keep.append(policies.EveryNSteps(policy.keep_period))
+        options['preservation_policy'] = policies.AnyPreservationPolicy(keep)
+    else:
+        options.update(save_interval_steps=policy.every_steps, max_to_keep=policy.keep,
+                       keep_period=policy.keep_period)
+    if 'enable_should_save_is_saving_in_progress_check' in fields:
+        # The decision must depend on the step alone, so that every process
+        # (and a resumed run) saves at the same steps.
+        options['enable_should_save_is_saving_in_progress_check'] = False
+    return ocp.CheckpointManagerOptions(**options)
+
+
 class TrainCheckpointer:
     """The one orbax ``CheckpointManager`` of a training workdir.
 
@@ -124,19 +188,17 @@ class TrainCheckpointer:
     iterator state (``data/process_<i>-of-<n>.json``) and the config. Saves are
     asynchronous; orbax writes into a temporary directory and renames it when
     complete, so an interrupted save is never listed and never restored.
-    Kept: the last ``keep`` checkpoints plus every ``keep_period``-th step.
+    When to save and what to keep are orbax's policies (``CheckpointPolicy``,
+    whose fields are this constructor's keyword arguments).
     """
 
     def __init__(self, workdir: str | os.PathLike, *, every_steps: int, keep: int = 3,
                  keep_period: int | None = None, async_save: bool = True):
-        if every_steps < 1:
-            raise ValueError(f'checkpoint.every_steps must be >= 1, got {every_steps}.')
+        self.policy = CheckpointPolicy(every_steps=every_steps, keep=keep,
+                                       keep_period=keep_period or None, async_save=async_save)
         self.directory = Path(workdir).absolute() / 'checkpoints'
         self.every_steps = every_steps
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, keep_period=keep_period or None, create=True,
-            enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
-        self.manager = ocp.CheckpointManager(self.directory, options=options,
+        self.manager = ocp.CheckpointManager(self.directory, options=_manager_options(self.policy),
                                              item_names=(STATE_ITEM, DATA_ITEM, CONFIG_ITEM))
 
     def latest_step(self) -> int | None:
@@ -145,6 +207,18 @@ class TrainCheckpointer:
     def due(self, step: int) -> bool:
         """Whether ``step`` (updates done) is a regular save point."""
         return step % self.every_steps == 0
+
+    def should_save(self, step: int) -> bool:
+        """Orbax's decision for ``step``: a regular save point or its preemption sync point.
+
+        Call it at every step on every process (the preemption check is a
+        sync point of the job's coordination service).
+        """
+        return self.manager.should_save(step)
+
+    def reached_preemption(self, step: int) -> bool:
+        """Whether the job's preemption sync point is ``step`` (False with one process)."""
+        return self.manager.reached_preemption(step)
 
     def save(self, step: int, state: Any, data_iterator: Any, config: Mapping[str, Any]) -> None:
         """Starts an asynchronous save of ``state`` after ``step`` updates."""

@@ -2,7 +2,8 @@
 
 The variant table is the one place that decodes names such as ``"L/16"`` into
 encoder widths, depths and head counts. Official sizes follow the
-``vit_*`` builders of the official V-JEPA code.
+``vit_*`` builders of the official V-JEPA code. Config sections (the objects a
+config's sections configure) are in ``config_sections``.
 """
 
 from __future__ import annotations
@@ -154,3 +155,4 @@ def load_experiment(path: str, arg: str | None = None) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config() if arg is None else module.get_config(arg)
+

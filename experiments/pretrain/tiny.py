@@ -10,33 +10,32 @@ the settings that gave the best frozen-probe accuracy among those tried
   python -m vjepa_jax.main --config experiments/pretrain/tiny.py --workdir runs/tiny
 
 Argument (``--config experiments/pretrain/tiny.py:steps=300,data=DIR``):
-``steps`` (updates), ``data`` (folder with ``train.csv``), ``batch``.
+``steps`` (updates), ``data`` (folder with ``train.csv``), ``batch``,
+``runlocal`` (2 updates of a micro model; ``vjepa_jax/recipe_parts/pretrain.py``).
 """
 
 from __future__ import annotations
 
 import os
 
-from vjepa_jax.config_lib import parse_arg
-from vjepa_jax.train.config import pretrain_config
+from vjepa_jax.recipe_parts import pretrain
 
 
 def get_config(arg: str | None = None):
-    a = parse_arg(arg, steps=3000, data='data/synthetic', batch=8)
-    c = pretrain_config()
-    c.model.update({'variant': 'w96d4h4m384/8', 'num_frames': 8, 'crop_size': 32,
-                    'tubelet_size': 2})
-    c.model.predictor.update({'embed_dim': 48, 'depth': 2, 'num_heads': 4})
-    c.batch_size = a.batch
-    c.data.index_files = (os.path.join(a.data, 'train.csv'),)
-    c.data.frame_step = 2
-    c.data.read_threads = 2
-    # One "epoch" of 50 updates: warmup 1 epoch, clipping from the 2nd epoch on.
-    c.optimizer.update({'steps_per_epoch': 50, 'num_epochs': a.steps / 50,
-                        'warmup_epochs': 1, 'start_lr': 2e-4, 'lr': 3e-4, 'final_lr': 1e-6,
-                        'ema': (0.999, 1.0)})
-    c.mesh = (('data', -1), ('fsdp', 1), ('tensor', 1))
-    c.checkpoint.update({'every_steps': 500, 'keep': 2})
-    c.log_every = 50
-    c.lock()
-    return c
+    a = pretrain.arguments(arg, steps=3000, data='data/synthetic', batch=8)
+    c = pretrain.pretrain_config(
+        seed=0,
+        batch_size=a.batch,
+        model={'variant': 'w96d4h4m384/8', 'num_frames': 8, 'crop_size': 32, 'tubelet_size': 2,
+               'uniform_power': True, 'dtype': 'float32',
+               'predictor': {'embed_dim': 48, 'depth': 2, 'num_heads': 4}},
+        data={'index_files': (os.path.join(a.data, 'train.csv'),), 'frame_step': 2,
+              'read_threads': 2},
+        # One "epoch" of 50 updates: warmup 1 epoch, clipping from the 2nd epoch on.
+        optimizer={'steps_per_epoch': 50, 'num_epochs': a.steps / 50, 'warmup_epochs': 1.0,
+                   'start_lr': 2e-4, 'lr': 3e-4, 'final_lr': 1e-6, 'weight_decay': 0.04,
+                   'final_weight_decay': 0.4, 'ema': (0.999, 1.0), 'ipe_scale': 1.25,
+                   'clip_grad': 10.0},
+        checkpoint={'every_steps': 500, 'keep': 2},
+        log_every=50)
+    return pretrain.finish(c, a)

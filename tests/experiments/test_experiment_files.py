@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from cli_runs import experiment_config
 
+from vjepa_jax.checkpointing import CheckpointPolicy
 from vjepa_jax.errors import ConfigError
 from vjepa_jax.evaluation import config as probe_config_lib
+from vjepa_jax.input.pipeline import ClipConfig
 from vjepa_jax.masks import build_mask_samplers
-from vjepa_jax.models.builder import build_jepa_models
+from vjepa_jax.models.builder import ModelConfig, PredictorConfig, build_jepa_models
 from vjepa_jax.train import config as config_lib
+from vjepa_jax.train.losses import LossConfig
+from vjepa_jax.train.optimizer import OptimizerConfig
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / 'experiments'
 FILES = sorted(EXPERIMENTS.glob('**/*.py'))
@@ -67,6 +72,61 @@ def test_official_recipes_match_the_official_configs():
         assert (o.weight_decay, o.final_weight_decay, tuple(o.ema)) == (0.04, 0.4, (0.998, 1.0))
         assert (o.ipe_scale, o.clip_grad, c.model.dtype) == (1.25, 10.0, 'bfloat16')
         assert c.data.frame_step == 4 and len(c.data.index_files) == 3
+
+
+def _fields(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+@pytest.mark.parametrize('path', PRETRAIN_FILES,
+                         ids=lambda p: p.relative_to(EXPERIMENTS).as_posix())
+def test_sections_are_the_keyword_arguments_of_their_objects(path):
+    c = load(path)
+    assert set(c.model) == _fields(ModelConfig)
+    assert set(c.model.predictor) == _fields(PredictorConfig)
+    assert set(c.data) | {'frames_per_clip', 'crop_size'} == _fields(ClipConfig)
+    assert set(c.optimizer) == _fields(OptimizerConfig)
+    assert set(c.loss) == _fields(LossConfig)
+    assert set(c.checkpoint) == _fields(CheckpointPolicy)
+    sections = config_lib.build(c)
+    assert sections.data.frames_per_clip == c.model.num_frames
+    assert sections.data.crop_size == c.model.crop_size
+    assert sections.num_steps == config_lib.num_steps(c)
+
+
+def test_every_problem_of_every_section_is_reported_at_once(tmp_path):
+    c = load(EXPERIMENTS / 'pretrain' / 'tiny.py', f'data={tmp_path}')
+    c.unlock()
+    c.model.variant = 'w30d2h4/8'  # 30 wide, 4 heads
+    c.model.predictor.num_mask_tokens = 0
+    c.data.flip_prob = 1.5
+    c.data.weights = (0.5, 0.5)
+    c.optimizer.clip_grad = -1.0
+    c.optimizer.betas = (0.9, 1.5)
+    c.loss.loss_exp = 0.0
+    c.checkpoint.every_steps = 0
+    c.init_from = str(tmp_path / 'nowhere')
+    with pytest.raises(ConfigError) as err:
+        config_lib.validate(c, num_devices=1)
+    problems = str(err.value).splitlines()[1:]
+    expected = ('model.variant', 'model.predictor.num_mask_tokens', 'data.flip_prob',
+                'data.weights has 2 entries for 1', 'optimizer.clip_grad', 'optimizer.betas',
+                'loss.loss_exp', 'checkpoint.every_steps', 'init_from:',
+                'data.index_files: ')
+    for what in expected:
+        assert sum(what in p for p in problems) == 1, (what, problems)
+    assert len(problems) == len(expected)
+
+
+def test_a_section_object_checks_itself():
+    with pytest.raises(ConfigError, match='data.flip_prob 2'):
+        ClipConfig(flip_prob=2)
+    with pytest.raises(ConfigError, match='is not divisible by 4 heads'):
+        ModelConfig(variant='w32d2h4/8', predictor={'embed_dim': 10, 'num_heads': None})
+    model = ModelConfig(variant='w32d2h4/8', predictor={'embed_dim': 16})
+    assert model.predictor == PredictorConfig(embed_dim=16)
+    assert model.build()[1].num_heads == 4  # None: the encoder's heads
+    assert OptimizerConfig().total_steps == 90_000  # the defaults are the official recipe
 
 
 def test_arguments_reach_the_config():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from vjepa_jax.convert import official
@@ -90,3 +91,49 @@ def test_clipping_inactive_leaves_gradients_alone():
     same, norm = optimizer.clip_by_norm(grads, 1.0, jnp.bool_(False))
     np.testing.assert_array_equal(np.asarray(same['a']), 100.0)
     assert float(norm) == pytest.approx(200.0)
+
+
+def test_pretrain_chain_matches_torch_with_per_model_clipping_after_warmup():
+    # Warmup of 1 step inside epoch 0: clipping (each model by its own norm) from step 2.
+    config = optimizer.OptimizerConfig(steps_per_epoch=2, num_epochs=2, warmup_epochs=0.5,
+                                       start_lr=1e-3, lr=1e-2, final_lr=1e-4, weight_decay=0.05,
+                                       final_weight_decay=0.4, clip_grad=1.0)
+    assert config.clip_from_step == 2
+    rng = np.random.default_rng(1)
+    shapes = {'encoder': {'w': (4, 3), 'bias': (3,)}, 'predictor': {'w': (3, 2), 'scale': (2,)}}
+    params = {m: {k: rng.normal(size=s).astype(np.float32) for k, s in d.items()}
+              for m, d in shapes.items()}
+    decay = optimizer.weight_decay_mask(params)
+    tparams = {m: {k: torch.nn.Parameter(torch.tensor(v)) for k, v in d.items()}
+               for m, d in params.items()}
+    groups = []
+    for m, model in tparams.items():
+        groups.append({'params': [p for k, p in model.items() if decay[m][k]]})
+        groups.append({'params': [p for k, p in model.items() if not decay[m][k]],
+                       'weight_decay': 0.0})
+    topt = torch.optim.AdamW(groups, betas=config.betas, eps=config.eps)
+    tx = optimizer.pretrain_optimizer(config)
+    state = tx.init(params)
+    ours = params
+    for step in range(4):
+        grads = {m: {k: (rng.normal(size=s) * 3).astype(np.float32) for k, s in d.items()}
+                 for m, d in shapes.items()}
+        for m, d in tparams.items():
+            for k, p in d.items():
+                p.grad = torch.tensor(grads[m][k])
+        norms = {m: float(torch.nn.utils.clip_grad_norm_(list(d.values()), config.clip_grad))
+                 for m, d in tparams.items()} if step >= config.clip_from_step else None
+        assert norms is None or all(n > config.clip_grad for n in norms.values())
+        for i, g in enumerate(topt.param_groups):
+            g['lr'] = float(config.learning_rate(step))
+            if i % 2 == 0:
+                g['weight_decay'] = float(config.weight_decay_at(step))
+        topt.step()
+        updates, state = tx.update(grads, state, ours, step=jnp.int32(step))
+        ours = optax.apply_updates(ours, updates)
+        # torch orders AdamW's float32 operations differently: agreement to
+        # 1e-4 of one step (lr ~1e-2 here).
+        for m, d in tparams.items():
+            for k, p in d.items():
+                np.testing.assert_allclose(np.asarray(ours[m][k]), p.detach().numpy(),
+                                           rtol=1e-6, atol=1e-6, err_msg=f'{m}/{k} step {step}')

@@ -16,12 +16,14 @@ import functools
 
 import jax
 import numpy as np
+import optax
 import pytest
 from official_fixture import load
 
 from vjepa_jax.convert import official, torch_pickle
 from vjepa_jax.models import Predictor, VisionTransformer
-from vjepa_jax.train.schedules import Schedules
+from vjepa_jax.train.losses import LossConfig
+from vjepa_jax.train.optimizer import OptimizerConfig
 from vjepa_jax.train.state import state_from_params
 from vjepa_jax.train.step import StepSetup, compute_loss, train_step
 
@@ -46,14 +48,14 @@ def converted(fx):
 
 def _setup(fx, converted) -> StepSetup:
     t = fx.config['train_step']
-    sched = Schedules(steps_per_epoch=t['iterations_per_epoch'], num_epochs=t['num_epochs'],
+    sched = OptimizerConfig(steps_per_epoch=t['iterations_per_epoch'], num_epochs=t['num_epochs'],
                       warmup_epochs=t['warmup'], start_lr=t['start_lr'], lr=t['ref_lr'],
                       final_lr=t['final_lr'], weight_decay=0.04, final_weight_decay=t['final_wd'],
-                      ema=tuple(t['ema']), ipe_scale=t['ipe_scale'], clip_grad=t['clip_grad'])
+                      ema=tuple(t['ema']), ipe_scale=t['ipe_scale'], clip_grad=t['clip_grad'],
+                      betas=tuple(t['betas']), eps=t['eps'])
     return StepSetup(VisionTransformer(**converted.config['encoder']),
                      Predictor(**converted.config['predictor']), sched,
-                     loss_exp=t['loss_exp'], reg_coeff=t['reg_coeff'],
-                     betas=tuple(t['betas']), eps=t['eps'])
+                     LossConfig(loss_exp=t['loss_exp'], reg_coeff=t['reg_coeff']))
 
 
 def _batch(fx) -> dict:
@@ -140,13 +142,14 @@ def test_train_step_reproduces_official_step(fx, converted, checkpoint):
         target_after, enc_after)
 
     state = state_from_params(before['encoder'], before['predictor'], target_before,
-                              b1=setup.betas[0], b2=setup.betas[1], eps=setup.eps)
+                              optimizer=setup.optimizer)
     new_state, metrics = jax.jit(functools.partial(train_step, setup=setup))(state, _batch(fx))
 
     assert abs(float(metrics['loss']) - t['loss']) <= 1e-5
     assert float(metrics['lr']) == pytest.approx(lr, rel=1e-6)
     # Adam's first moment after one step is 0.1 x our gradient.
-    ours_g = jax.tree_util.tree_map(lambda x: np.asarray(x) / 0.1, new_state.opt_state.mu)
+    ours_g = jax.tree_util.tree_map(lambda x: np.asarray(x) / 0.1,
+                                    optax.tree_utils.tree_get(new_state.opt_state, 'mu'))
     for module in ('encoder', 'predictor'):
         for (path, ref), ours in zip(jax.tree_util.tree_leaves_with_path(grads[module]),
                                      jax.tree_util.tree_leaves(ours_g[module])):

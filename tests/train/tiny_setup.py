@@ -7,7 +7,7 @@ import numpy as np
 from vjepa_jax.masks import build_mask_samplers, draw_mask_sets
 from vjepa_jax.masks.official_sets import OFFICIAL_MASK_SETS
 from vjepa_jax.models.builder import build_jepa_models, model_config
-from vjepa_jax.train.schedules import Schedules
+from vjepa_jax.train.optimizer import OptimizerConfig
 from vjepa_jax.train.step import StepSetup
 
 FRAMES, CROP, PATCH, TUBELET = 4, 32, 8, 2
@@ -21,7 +21,7 @@ def tiny_setup(dtype: str = 'float32', scan: bool = False) -> StepSetup:
                        tubelet_size=TUBELET, dtype=dtype, scan_layers=scan)
     cfg.predictor.update({'embed_dim': 16, 'depth': 1})
     encoder, predictor = build_jepa_models(cfg)
-    sched = Schedules(steps_per_epoch=5, num_epochs=4, warmup_epochs=1, start_lr=1e-3,
+    sched = OptimizerConfig(steps_per_epoch=5, num_epochs=4, warmup_epochs=1, start_lr=1e-3,
                       lr=5e-3, final_lr=1e-5, weight_decay=0.04, final_weight_decay=0.4,
                       ema=(0.9, 1.0), clip_grad=0.05, clip_after_warmup=False)
     return StepSetup(encoder, predictor, sched)

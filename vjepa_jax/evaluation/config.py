@@ -33,7 +33,7 @@ from ml_collections import config_dict
 
 from vjepa_jax import sharding
 from vjepa_jax.config_lib import mesh_spec_problem
-from vjepa_jax.config_sections import build_section, section
+from vjepa_jax.config_sections import build_section, config_section
 from vjepa_jax.errors import config_problems
 from vjepa_jax.evaluation.frozen_encoder import FrozenEncoderConfig
 from vjepa_jax.evaluation.probe_data import ProbeDataConfig
@@ -70,7 +70,7 @@ def probe_config() -> ConfigDict:
     c.mode = 'probe'
     c.seed = 0
     for name, cls in SECTIONS.items():
-        c[name] = section(cls)
+        c[name] = config_section(cls)
     c.batch_size = 256
     c.eval_batch_size = config_dict.placeholder(int)
     c.mesh = (('data', -1), ('fsdp', 1), ('tensor', 1))
@@ -131,8 +131,10 @@ def _batch_problems(config: ConfigDict, num_devices: int, process_count: int) ->
 def build(config: ConfigDict, num_devices: int, process_count: int = 1) -> ProbeJobConfig:
     """Every section built; raises one ``ConfigError`` listing every problem found."""
     problems: list[str] = []
-    built = {name: build_section(cls, name, config[name], problems)
-             for name, cls in SECTIONS.items()}
+    built = {}
+    for name, cls in SECTIONS.items():
+        built[name], section_problems = build_section(cls, name, config[name])
+        problems += section_problems
     if config.log_every < 1:
         problems.append(f'log_every must be >= 1, got {config.log_every}.')
     if config.eval_every_epochs < 0:

@@ -35,6 +35,7 @@ import grain
 import numpy as np
 from absl import flags
 
+from vjepa_jax.config_sections import ConfigSection
 from vjepa_jax.input import transforms
 from vjepa_jax.input.bad_input import read_or_replace
 from vjepa_jax.input.index import MixedIndex, mix_indices
@@ -48,8 +49,18 @@ DEVICE_KEYS = ('video', 'masks')
 
 
 @dataclasses.dataclass(frozen=True)
-class ClipConfig:
-    """What one pretraining sample is (official defaults: 16 frames every 4, crop 224)."""
+class ClipConfig(ConfigSection):
+    """What the pretraining data is: which files, how a clip is cut and augmented, how it is read.
+
+    The ``data`` section of a pretraining config is this dataclass's keyword
+    arguments except ``frames_per_clip`` and ``crop_size``, which are the
+    model's input (``model.num_frames``, ``model.crop_size``):
+    ``ClipConfig(frames_per_clip=..., crop_size=..., **config.data)``.
+    Defaults: the official 16 frames every 4, crop 224, random resized crop
+    (0.3-1.0 area, 0.75-1.35 aspect) and flip. ``index_files``: official
+    ``"/path/video.mp4 label"`` lists; ``weights`` None concatenates them;
+    ``read_threads`` None: 1 per worker process, else 2.
+    """
 
     frames_per_clip: int = 16
     frame_step: int = 4
@@ -59,6 +70,40 @@ class ClipConfig:
     flip_prob: float = 0.5
     filter_short_videos: bool = False
     max_replacements: int = 20
+    index_files: tuple[str, ...] | None = None
+    weights: tuple[float, ...] | None = None
+    num_workers: int = 0
+    read_threads: int | None = None
+    bad_fraction_threshold: float = 0.05
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.frame_step < 1 or self.frames_per_clip < 1:
+            problems.append(f'data.frame_step ({self.frame_step}) and the clip length '
+                            f'({self.frames_per_clip} frames) must be positive.')
+        for name in ('random_resize_scale', 'random_resize_aspect_ratio'):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                problems.append(f'data.{name} {(lo, hi)!r}: give (low, high) with 0 < low <= high.')
+        if self.random_resize_scale[1] > 1:
+            problems.append(f'data.random_resize_scale {self.random_resize_scale!r}: areas are '
+                            'fractions of the frame (<= 1).')
+        if not 0.0 <= self.flip_prob <= 1.0:
+            problems.append(f'data.flip_prob {self.flip_prob} must be in [0, 1].')
+        if self.num_workers < 0 or (self.read_threads is not None and self.read_threads < 1):
+            problems.append(f'data.num_workers ({self.num_workers}) must be >= 0 and '
+                            f'data.read_threads ({self.read_threads}) >= 1 or None.')
+        if not 0.0 <= self.bad_fraction_threshold <= 1.0:
+            problems.append(f'data.bad_fraction_threshold {self.bad_fraction_threshold} must be '
+                            'in [0, 1].')
+        files = self.index_files or ()
+        problems += [f'data.index_files: {f!r} is not a path (give strings, e.g. '
+                     "--config.data.index_files=\"('/d/a.csv', '/d/b.csv')\")."
+                     for f in files if not isinstance(f, str)]
+        if self.weights is not None and len(self.weights) != len(files):
+            problems.append(f'data.weights has {len(self.weights)} entries for {len(files)} '
+                            'index files (or set it to None to concatenate them).')
+        return problems
 
 
 class EpochRows:

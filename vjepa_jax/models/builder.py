@@ -1,7 +1,15 @@
-"""Encoder + predictor pair from a model config (the ``config.model`` of an experiment)."""
+"""Encoder + predictor pair from the ``model`` section of a pretraining config.
+
+``ModelConfig(**config.model)`` is that section: its fields are the section's
+keys, its defaults the official ViT-L/16 with the 384 x 12 predictor, and its
+``problems()`` the checks of a model that cannot be built (unknown variant, a
+clip that does not split into tubelets, a predictor width its heads do not
+divide). ``ModelConfig.build()`` makes the two Flax modules.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,79 +17,142 @@ import jax.numpy as jnp
 import ml_collections
 
 from vjepa_jax.config_lib import decode_variant
+from vjepa_jax.config_sections import (
+    ConfigSection,
+    SectionError,
+    build_section,
+    config_section,
+)
 from vjepa_jax.models.predictor import Predictor
 from vjepa_jax.models.vit import VisionTransformer
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}
 
 
-def model_config(**overrides: Any) -> ml_collections.ConfigDict:
-    """Default pretraining model config (official ViT-L/16, predictor 384 x 12).
+@dataclasses.dataclass(frozen=True)
+class PredictorConfig(ConfigSection):
+    """``model.predictor``: the narrow ViT that fills in masked tokens.
 
-    ``dtype`` is the compute dtype (params stay float32); ``predictor.num_heads``
-    None means the encoder's head count, as the official ``init_video_model``.
+    ``num_heads`` None: the encoder's head count (official ``init_video_model``).
     """
-    cfg = ml_collections.ConfigDict({
-        'variant': 'L/16',
-        'num_frames': 16,
-        'crop_size': 224,
-        'tubelet_size': 2,
-        'uniform_power': True,
-        'dtype': 'float32',
-        'scan_layers': False,
-        'remat_policy': 'none',
-        'attention_impl': '',
-        'predictor': {
-            'embed_dim': 384,
-            'depth': 12,
-            'num_heads': 0,
-            'mlp_ratio': 4.0,
-            'num_mask_tokens': 2,
-            'zero_init_mask_tokens': True,
-        },
-    })
-    cfg.update(overrides)
-    return cfg
+
+    embed_dim: int = 384
+    depth: int = 12
+    num_heads: int | None = None
+    mlp_ratio: float = 4.0
+    num_mask_tokens: int = 2
+    zero_init_mask_tokens: bool = True
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.embed_dim < 1 or self.depth < 1:
+            problems.append(f'model.predictor.embed_dim ({self.embed_dim}) and '
+                            f'model.predictor.depth ({self.depth}) must be positive.')
+        if self.num_heads is not None and self.num_heads < 1:
+            problems.append(f'model.predictor.num_heads {self.num_heads}: give a positive '
+                            "count, or None for the encoder's.")
+        if self.num_mask_tokens < 1:
+            problems.append(f'model.predictor.num_mask_tokens {self.num_mask_tokens} must be >= 1.')
+        return problems
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(ConfigSection):
+    """``model``: the encoder variant, its input clip, compute dtype and layer layout.
+
+    ``dtype`` is the compute dtype (params stay float32); ``attention_impl``
+    None lets ``models.attention`` pick the backend's implementation.
+    """
+
+    variant: str = 'L/16'
+    num_frames: int = 16
+    crop_size: int = 224
+    tubelet_size: int = 2
+    uniform_power: bool = True
+    dtype: str = 'float32'
+    scan_layers: bool = False
+    remat_policy: str = 'none'
+    attention_impl: str | None = None
+    predictor: PredictorConfig = PredictorConfig()
+
+    def __post_init__(self) -> None:
+        predictor, problems = build_section(PredictorConfig, 'model.predictor', self.predictor)
+        object.__setattr__(self, 'predictor', predictor)
+        problems += self.problems()
+        if problems:
+            raise SectionError(problems)
+
+    def problems(self) -> list[str]:
+        problems = []
+        try:
+            variant = decode_variant(self.variant)
+        except ValueError as e:
+            return [f'model.variant: {e}']
+        if self.crop_size % variant.patch_size:
+            problems.append(f'model.crop_size {self.crop_size} is not divisible by the patch '
+                            f'size {variant.patch_size} of {self.variant!r}.')
+        if self.num_frames % self.tubelet_size:
+            problems.append(f'model.num_frames {self.num_frames} is not divisible by '
+                            f'model.tubelet_size {self.tubelet_size}.')
+        if self.dtype not in DTYPES:
+            problems.append(f'model.dtype {self.dtype!r} is not one of {sorted(DTYPES)}.')
+        p = self.predictor
+        if p is not None and p.embed_dim % (p.num_heads or variant.num_heads):
+            problems.append(f'model.predictor.embed_dim {p.embed_dim} is not divisible by '
+                            f'{p.num_heads or variant.num_heads} heads (set '
+                            'model.predictor.num_heads).')
+        return problems
+
+    def build(self) -> tuple[VisionTransformer, Predictor]:
+        """The encoder and predictor modules."""
+        variant = decode_variant(self.variant)
+        shared = {
+            'img_size': self.crop_size, 'num_frames': self.num_frames,
+            'patch_size': variant.patch_size, 'tubelet_size': self.tubelet_size,
+            'uniform_power': self.uniform_power, 'dtype': DTYPES[self.dtype],
+            'scan_layers': self.scan_layers, 'remat_policy': self.remat_policy,
+            'attention_impl': self.attention_impl,
+        }
+        encoder = VisionTransformer(embed_dim=variant.embed_dim, depth=variant.depth,
+                                    num_heads=variant.num_heads, mlp_dim=variant.mlp_dim, **shared)
+        p = self.predictor
+        predictor = Predictor(embed_dim=variant.embed_dim, predictor_embed_dim=p.embed_dim,
+                              depth=p.depth, num_heads=p.num_heads or variant.num_heads,
+                              mlp_dim=int(p.embed_dim * p.mlp_ratio),
+                              num_mask_tokens=p.num_mask_tokens,
+                              zero_init_mask_tokens=p.zero_init_mask_tokens, **shared)
+        return encoder, predictor
+
+
+def model_config(**overrides: Any) -> ml_collections.ConfigDict:
+    """The ``model`` section as a ``ConfigDict``: ``ModelConfig``'s defaults with ``overrides``."""
+    return config_section(ModelConfig, **overrides)
 
 
 def compute_dtype(name: str) -> Any:
     if name not in DTYPES:
-        raise ValueError(f'model.dtype {name!r} is not one of {sorted(DTYPES)}.')
+        raise SectionError([f'model.dtype {name!r} is not one of {sorted(DTYPES)}.'])
     return DTYPES[name]
 
 
-def build_jepa_models(cfg: Mapping[str, Any]) -> tuple[VisionTransformer, Predictor]:
-    """Encoder and predictor modules for ``cfg`` (see ``model_config``).
+def build_jepa_models(cfg: Mapping[str, Any] | ModelConfig) -> tuple[VisionTransformer, Predictor]:
+    """Encoder and predictor modules for a ``model`` section (raises ``SectionError``)."""
+    model, problems = build_section(ModelConfig, 'model', _current(cfg))
+    if problems:
+        raise SectionError(problems)
+    return model.build()
 
-    Errors name the field to fix when the clip does not split into tubelets.
-    """
-    variant = decode_variant(cfg['variant'])
-    patch, crop, frames = variant.patch_size, int(cfg['crop_size']), int(cfg['num_frames'])
-    tubelet = int(cfg['tubelet_size'])
-    if crop % patch:
-        raise ValueError(f'model.crop_size {crop} is not divisible by the patch size {patch} '
-                         f'of variant {cfg["variant"]!r}.')
-    if frames % tubelet:
-        raise ValueError(f'model.num_frames {frames} is not divisible by model.tubelet_size '
-                         f'{tubelet}.')
-    dtype = compute_dtype(cfg['dtype'])
-    shared = {
-        'img_size': crop, 'num_frames': frames, 'patch_size': patch, 'tubelet_size': tubelet,
-        'uniform_power': bool(cfg['uniform_power']), 'dtype': dtype,
-        'scan_layers': bool(cfg['scan_layers']), 'remat_policy': cfg['remat_policy'],
-        'attention_impl': cfg['attention_impl'] or None,
-    }
-    encoder = VisionTransformer(embed_dim=variant.embed_dim, depth=variant.depth,
-                                num_heads=variant.num_heads, mlp_dim=variant.mlp_dim, **shared)
-    pred = cfg['predictor']
-    width = int(pred['embed_dim'])
-    heads = int(pred['num_heads']) or variant.num_heads
-    if width % heads:
-        raise ValueError(f'model.predictor.embed_dim {width} is not divisible by {heads} heads '
-                         '(set model.predictor.num_heads).')
-    predictor = Predictor(embed_dim=variant.embed_dim, predictor_embed_dim=width,
-                          depth=int(pred['depth']), num_heads=heads,
-                          mlp_dim=int(width * float(pred['mlp_ratio'])),
-                          num_mask_tokens=int(pred['num_mask_tokens']),
-                          zero_init_mask_tokens=bool(pred['zero_init_mask_tokens']), **shared)
-    return encoder, predictor
+
+def _current(cfg: Any) -> Any:
+    """A model section as written by earlier versions (0 / '' meant "the default") -> None."""
+    if isinstance(cfg, ModelConfig):
+        return cfg
+    cfg = cfg.to_dict() if isinstance(cfg, ml_collections.ConfigDict) else dict(cfg)
+    if cfg.get('attention_impl') == '':
+        cfg['attention_impl'] = None
+    predictor = dict(cfg.get('predictor') or {})
+    if predictor.get('num_heads') == 0:
+        predictor['num_heads'] = None
+    if 'predictor' in cfg:
+        cfg['predictor'] = predictor
+    return cfg

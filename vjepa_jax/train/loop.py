@@ -11,6 +11,7 @@ and return. The host syncs with the device only at log and checkpoint steps.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 from pathlib import Path
@@ -24,7 +25,7 @@ from vjepa_jax import checkpointing, metrics, sharding
 from vjepa_jax.errors import RunStopped
 from vjepa_jax.input.bad_input import BadInputMonitor
 from vjepa_jax.input.index import mix_indices
-from vjepa_jax.input.pipeline import ClipConfig, pretraining_dataset, split_batch
+from vjepa_jax.input.pipeline import pretraining_dataset, split_batch
 from vjepa_jax.masks import mask_set_counts
 from vjepa_jax.train import config as config_lib
 from vjepa_jax.train import flops
@@ -85,38 +86,27 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
     """Pretrains as ``config`` says, in ``workdir``; returns a small summary."""
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
-    config_lib.validate(config, jax.device_count(), jax.process_count())
-    program = pretrain_program(config)
+    sections = config_lib.validate(config, jax.device_count(), jax.process_count())
+    program = pretrain_program(config, sections)
     setup, samplers, rules = program.setup, list(program.samplers), program.rules
     encoder, predictor = setup.encoder, setup.predictor
-    o = config.optimizer
     mesh = sharding.make_mesh(config.mesh)
     boxed = boxed_abstract_state(program, config.seed)
     state, shardings = create_train_state(encoder, predictor, config.seed, mesh, rules,
-                                          o.betas[0], o.betas[1], o.eps, abstract=boxed)
-    total = config_lib.num_steps(config)
+                                          sections.optimizer, abstract=boxed)
+    total = sections.num_steps
 
-    weights = list(config.data.weights) if any(config.data.weights) else None
-    index = mix_indices([f for f in config.data.index_files if f], weights=weights,
+    clip = sections.data
+    index = mix_indices(list(clip.index_files), weights=clip.weights and list(clip.weights),
                         seed=config.seed)
-    clip = ClipConfig(frames_per_clip=config.model.num_frames,
-                      frame_step=config.data.frame_step, crop_size=config.model.crop_size,
-                      random_resize_scale=tuple(config.data.random_resize_scale),
-                      random_resize_aspect_ratio=tuple(config.data.random_resize_aspect_ratio),
-                      flip_prob=config.data.flip_prob,
-                      filter_short_videos=config.data.filter_short_videos)
     local_batch = config.batch_size // jax.process_count()
     dataset = pretraining_dataset(index, samplers, local_batch, clip=clip, seed=config.seed,
                                   process_index=jax.process_index(),
                                   process_count=jax.process_count(),
-                                  num_workers=config.data.num_workers,
-                                  read_threads=config.data.read_threads or None)
+                                  num_workers=clip.num_workers, read_threads=clip.read_threads)
     data_iter = iter(dataset)
 
-    ckpt = checkpointing.TrainCheckpointer(workdir, every_steps=config.checkpoint.every_steps,
-                                           keep=config.checkpoint.keep,
-                                           keep_period=config.checkpoint.keep_period or None,
-                                           async_save=config.checkpoint.async_save)
+    ckpt = checkpointing.TrainCheckpointer(workdir, **dataclasses.asdict(sections.checkpoint))
     start = ckpt.latest_step()
     source = 'scratch'
     if start is not None:
@@ -136,7 +126,8 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
 
     counts = mask_set_counts(samplers)
     step_flops = config.batch_size * flops.train_step_flops(encoder, predictor, counts)
-    peak = config.peak_tflops_per_device * 1e12 * jax.device_count() or None
+    peak = (config.peak_tflops_per_device * 1e12 * jax.device_count()
+            if config.peak_tflops_per_device else None)
     writer = metrics.MetricsWriter(workdir, total_steps=total, peak_flops_per_s=peak,
                                    flops_per_step=step_flops, clips_per_step=config.batch_size)
     writer.truncate_after(start + 1)  # lines of steps after the checkpoint are replayed
@@ -149,7 +140,7 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
               flush=True)
 
     step_fn = jit_train_step(setup, mesh, rules, shardings)
-    monitor = BadInputMonitor(config.data.bad_fraction_threshold)
+    monitor = BadInputMonitor(clip.bad_fraction_threshold)
     first_bad = jnp.asarray(-1, jnp.int32)
     step = start
     preempted = False
@@ -163,11 +154,15 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
             first_bad = _first_bad(first_bad, step, step_metrics['loss'])
             step += 1
             log_now = step % config.log_every == 0 or step == total
-            # Agreeing across processes is a collective (a host sync), so many
-            # processes only check at log and checkpoint steps.
-            if jax.process_count() == 1 or log_now or ckpt.due(step):
+            # Orbax decides every step (a regular save point, or the job's
+            # preemption sync point, where all processes stop together). Our
+            # own SIGTERM flag is agreed across processes by a collective (a
+            # host sync), so many processes only check it at log and save steps.
+            due = ckpt.should_save(step)
+            preempted = ckpt.reached_preemption(step)
+            if not preempted and (jax.process_count() == 1 or log_now or due):
                 preempted = preemption.agreed()
-            save_now = ckpt.due(step) or step == total or preempted
+            save_now = due or step == total or preempted
             if log_now or save_now:
                 bad_step = int(first_bad)
                 if bad_step >= 0:

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 
+from vjepa_jax.config_sections import ConfigSection
+
 Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig(ConfigSection):
+    """``loss``: the exponent ``p`` of ``|pred - target|^p / p`` and the variance regulariser's weight."""
+
+    loss_exp: float = 1.0
+    reg_coeff: float = 0.0
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.loss_exp <= 0:
+            problems.append(f'loss.loss_exp {self.loss_exp} must be > 0 (official: 1).')
+        if self.reg_coeff < 0:
+            problems.append(f'loss.reg_coeff {self.reg_coeff} must be >= 0.')
+        return problems
+
+
+OFFICIAL_LOSS = LossConfig()  # L1, no regulariser
 
 
 def target_layer_norm(h: Array, eps: float = 1e-5) -> Array:

@@ -17,9 +17,8 @@ import numpy as np
 
 from vjepa_jax import sharding
 from vjepa_jax.masks import build_mask_samplers, draw_mask_sets, mask_set_counts
-from vjepa_jax.models.builder import build_jepa_models
 from vjepa_jax.train import flops
-from vjepa_jax.train.schedules import Schedules
+from vjepa_jax.train.config import PretrainSections, build
 from vjepa_jax.train.state import init_boxed_state
 from vjepa_jax.train.step import StepSetup
 
@@ -45,24 +44,25 @@ class PretrainProgram:
                                       self.mask_counts)
 
 
-def pretrain_program(config) -> PretrainProgram:
-    """Modules, mask samplers, schedules and rules of a pretraining config."""
-    encoder, predictor = build_jepa_models(config.model)
-    samplers = build_mask_samplers(config.masks, num_frames=config.model.num_frames,
-                                   crop_size=config.model.crop_size,
+def pretrain_program(config, sections: PretrainSections | None = None) -> PretrainProgram:
+    """Modules, mask samplers, optimiser and rules of a pretraining config.
+
+    ``sections``: ``train.config.build(config)`` when the caller already has it.
+    """
+    sections = sections or build(config)
+    encoder, predictor = sections.model.build()
+    samplers = build_mask_samplers(config.masks, num_frames=sections.model.num_frames,
+                                   crop_size=sections.model.crop_size,
                                    patch_size=encoder.patch_size,
                                    tubelet_size=encoder.tubelet_size)
-    o = config.optimizer
-    setup = StepSetup(encoder, predictor, Schedules.from_config(o), loss_exp=config.loss.loss_exp,
-                      reg_coeff=config.loss.reg_coeff, betas=tuple(o.betas), eps=o.eps)
+    setup = StepSetup(encoder, predictor, sections.optimizer, sections.loss)
     return PretrainProgram(setup, tuple(samplers), sharding.rules_from_config(config.sharding_rules))
 
 
 def boxed_abstract_state(program: PretrainProgram, seed: int = 0) -> PyTree:
     """The train state's shapes and dtypes, params still in their logical boxes."""
     s = program.setup
-    return jax.eval_shape(lambda: init_boxed_state(s.encoder, s.predictor, seed, s.betas[0],
-                                                   s.betas[1], s.eps))
+    return jax.eval_shape(lambda: init_boxed_state(s.encoder, s.predictor, seed, s.optimizer))
 
 
 def abstract_state(program: PretrainProgram, mesh,

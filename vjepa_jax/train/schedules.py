@@ -17,43 +17,46 @@ import math
 import jax
 import jax.numpy as jnp
 
+from vjepa_jax.config_sections import ConfigSection
+
 Array = jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
-class Schedules:
-    """Official V-JEPA schedules; epochs are ``steps_per_epoch`` updates long."""
+class Schedules(ConfigSection):
+    """Official V-JEPA schedules; epochs are ``steps_per_epoch`` updates long.
 
-    steps_per_epoch: int
-    num_epochs: float
-    warmup_epochs: float
-    start_lr: float
-    lr: float
-    final_lr: float
-    weight_decay: float
-    final_weight_decay: float
+    The defaults are the official ViT-L/16 recipe (``configs/pretrain/vitl16.yaml``).
+    ``clip_grad`` None: no clipping.
+    """
+
+    steps_per_epoch: int = 300
+    num_epochs: float = 300.0
+    warmup_epochs: float = 40.0
+    start_lr: float = 2e-4
+    lr: float = 6.25e-4
+    final_lr: float = 1e-6
+    weight_decay: float = 0.04
+    final_weight_decay: float = 0.4
     ema: tuple[float, float] = (0.998, 1.0)
     ipe_scale: float = 1.25
     clip_grad: float | None = 10.0
     clip_after_warmup: bool = True
 
-    @classmethod
-    def from_config(cls, o) -> Schedules:
-        """From an experiment's ``config.optimizer`` (see ``train/config.py``)."""
-        return cls(steps_per_epoch=o.steps_per_epoch, num_epochs=o.num_epochs,
-                   warmup_epochs=o.warmup_epochs, start_lr=o.start_lr, lr=o.lr,
-                   final_lr=o.final_lr, weight_decay=o.weight_decay,
-                   final_weight_decay=o.final_weight_decay, ema=tuple(o.ema),
-                   ipe_scale=o.ipe_scale, clip_grad=o.clip_grad or None,
-                   clip_after_warmup=o.clip_after_warmup)
-
-    def __post_init__(self):
+    def problems(self) -> list[str]:
+        problems = []
         if self.steps_per_epoch < 1 or self.num_epochs <= 0:
-            raise ValueError(f'steps_per_epoch ({self.steps_per_epoch}) and num_epochs '
-                             f'({self.num_epochs}) must be positive.')
+            problems.append(f'optimizer.steps_per_epoch ({self.steps_per_epoch}) and '
+                            f'optimizer.num_epochs ({self.num_epochs}) must be positive.')
         if self.warmup_epochs < 0 or self.ipe_scale <= 0:
-            raise ValueError(f'warmup_epochs ({self.warmup_epochs}) must be >= 0 and '
-                             f'ipe_scale ({self.ipe_scale}) > 0.')
+            problems.append(f'optimizer.warmup_epochs ({self.warmup_epochs}) must be >= 0 and '
+                            f'optimizer.ipe_scale ({self.ipe_scale}) > 0.')
+        if len(self.ema) != 2:
+            problems.append(f'optimizer.ema {self.ema!r}: give (start, end) momenta.')
+        if self.clip_grad is not None and self.clip_grad <= 0:
+            problems.append(f'optimizer.clip_grad {self.clip_grad}: give a positive norm, or '
+                            'None for no clipping.')
+        return problems
 
     @property
     def total_steps(self) -> int:

@@ -12,7 +12,11 @@ from jax.sharding import Mesh
 
 from vjepa_jax import sharding
 from vjepa_jax.models import Predictor, VisionTransformer
-from vjepa_jax.train.optimizer import make_adam
+from vjepa_jax.train.optimizer import (
+    OFFICIAL_OPTIMIZER,
+    OptimizerConfig,
+    pretrain_optimizer,
+)
 
 Array = jax.Array
 PyTree = Any
@@ -35,11 +39,12 @@ class TrainState:
 
 
 def init_boxed_state(encoder: VisionTransformer, predictor: Predictor, seed: int | Array,
-                     b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> TrainState:
+                     optimizer: OptimizerConfig = OFFICIAL_OPTIMIZER) -> TrainState:
     """A fresh state whose params keep their logical-axis boxes (for ``eval_shape``).
 
     The target encoder starts as an exact copy of the encoder (official
-    ``deepcopy``); Adam's moments inherit the params' logical names.
+    ``deepcopy``); ``opt_state`` is ``pretrain_optimizer(optimizer)``'s, whose
+    Adam moments inherit the params' logical names.
     """
     key = jax.random.PRNGKey(seed)
     enc_key, pred_key, state_key = jax.random.split(key, 3)
@@ -51,15 +56,15 @@ def init_boxed_state(encoder: VisionTransformer, predictor: Predictor, seed: int
     context = jnp.zeros((1, 1, encoder.embed_dim), jnp.float32)
     predictor_params = predictor.init(pred_key, context, idx, idx, 0)['params']
     params = {'encoder': encoder_params, 'predictor': predictor_params}
-    opt_state = make_adam(b1, b2, eps).init(params)
+    opt_state = pretrain_optimizer(optimizer).init(params)
     target = jax.tree_util.tree_map(jnp.copy, encoder_params)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, target_encoder=target,
                       opt_state=opt_state, rng=state_key)
 
 
 def create_train_state(encoder: VisionTransformer, predictor: Predictor, seed: int,
-                       mesh: Mesh, rules: sharding.Rules, b1: float = 0.9,
-                       b2: float = 0.999, eps: float = 1e-8,
+                       mesh: Mesh, rules: sharding.Rules,
+                       optimizer: OptimizerConfig = OFFICIAL_OPTIMIZER,
                        abstract: TrainState | None = None) -> tuple[TrainState, TrainState]:
     """Creates the state directly in its sharded layout.
 
@@ -69,7 +74,7 @@ def create_train_state(encoder: VisionTransformer, predictor: Predictor, seed: i
     boxed ``eval_shape`` of the init when the caller already has it.
     """
     def init():
-        return init_boxed_state(encoder, predictor, seed, b1, b2, eps)
+        return init_boxed_state(encoder, predictor, seed, optimizer)
 
     if abstract is None:
         abstract = jax.eval_shape(init)
@@ -81,11 +86,11 @@ def create_train_state(encoder: VisionTransformer, predictor: Predictor, seed: i
 
 def state_from_params(encoder_params: PyTree, predictor_params: PyTree,
                       target_params: PyTree | None = None, step: int = 0, seed: int = 0,
-                      b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> TrainState:
+                      optimizer: OptimizerConfig = OFFICIAL_OPTIMIZER) -> TrainState:
     """A state around given (e.g. converted official) params, with fresh Adam moments."""
     params = {'encoder': encoder_params, 'predictor': predictor_params}
     target = target_params if target_params is not None else encoder_params
     params, target = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), (params, target))
     return TrainState(step=jnp.asarray(step, jnp.int32), params=params, target_encoder=target,
-                      opt_state=make_adam(b1, b2, eps).init(params),
+                      opt_state=pretrain_optimizer(optimizer).init(params),
                       rng=jax.random.PRNGKey(seed))

@@ -5,9 +5,10 @@ sees every token once, its output is layer-normed (no affine) and gathered at
 each mask set's targets; the context encoder runs once per mask set on that
 set's context tokens; the predictor fills in the targets with the set's mask
 token; loss = mean over sets of the Lp latent loss over valid targets (+ the
-optional variance regulariser); gradients are clipped per model (official:
-only after warmup), AdamW applies the scheduled lr / wd, then the target
-encoder moves towards the new encoder with the scheduled momentum.
+optional variance regulariser); the optax chain of ``train/optimizer.py``
+clips each model's gradients (official: only after warmup) and applies AdamW
+with the scheduled lr / wd; then the target encoder moves towards the new
+encoder with the scheduled momentum (``ema_update``).
 
 ``batch`` is ``{'video': [B, T, H, W, 3] uint8 (or normalised float),
 'masks': ({'context_idx', 'context_valid', 'target_idx', 'target_valid'}, ...)}``
@@ -23,12 +24,14 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import optax
 
 from vjepa_jax import sharding
 from vjepa_jax.input.normalize import normalize_video
 from vjepa_jax.masks.gather import gather_tokens
 from vjepa_jax.models import Predictor, VisionTransformer
 from vjepa_jax.train import losses, optimizer
+from vjepa_jax.train.optimizer import OptimizerConfig
 from vjepa_jax.train.schedules import Schedules
 from vjepa_jax.train.state import TrainState
 
@@ -39,19 +42,36 @@ Batch = Mapping[str, Any]
 
 @dataclasses.dataclass(frozen=True)
 class StepSetup:
-    """Static description of the update (modules, schedules, loss and Adam settings)."""
+    """Static description of the update: modules, optimiser recipe, loss.
+
+    ``optimizer``: an ``OptimizerConfig``; a bare ``Schedules`` means the
+    official Adam constants.
+    """
 
     encoder: VisionTransformer
     predictor: Predictor
-    schedules: Schedules
-    loss_exp: float = 1.0
-    reg_coeff: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
+    optimizer: OptimizerConfig
+    loss: losses.LossConfig = losses.OFFICIAL_LOSS
+
+    def __post_init__(self):
+        if not isinstance(self.optimizer, OptimizerConfig):
+            object.__setattr__(self, 'optimizer', OptimizerConfig(
+                **dataclasses.asdict(self.optimizer)))
 
     @property
-    def adam(self):
-        return optimizer.make_adam(self.betas[0], self.betas[1], self.eps)
+    def schedules(self) -> Schedules:
+        return self.optimizer
+
+    @property
+    def tx(self) -> optax.GradientTransformationExtraArgs:
+        """The optax chain (``optimizer.pretrain_optimizer``); ``update`` takes ``step=``."""
+        return optimizer.pretrain_optimizer(self.optimizer)
+
+
+def ema_update(target: PyTree, online: PyTree, weights: tuple[Array, Array]) -> PyTree:
+    """``m * target + (1 - m) * online`` with ``weights = (m, 1 - m)`` (``Schedules.ema_weights``)."""
+    momentum, rest = weights
+    return jax.tree_util.tree_map(lambda t, p: momentum * t + rest * p, target, online)
 
 
 def target_features(setup: StepSetup, target_params: PyTree, video: Array,
@@ -79,11 +99,12 @@ def loss_terms(setup: StepSetup, preds: Sequence[Array], targets: Sequence[Array
                masks: Sequence[Mapping[str, Array]]) -> dict[str, Array]:
     """``loss``, ``loss_jepa``, ``loss_reg`` and ``loss/set{i}`` (float32 scalars)."""
     valids = [m.get('target_valid') for m in masks]
-    per_set = [losses.latent_loss(p, t, v, setup.loss_exp)
+    per_set = [losses.latent_loss(p, t, v, setup.loss.loss_exp)
                for p, t, v in zip(preds, targets, valids)]
     jepa = sum(per_set) / len(per_set)
     reg = losses.variance_regularizer(preds, valids)
-    terms = {'loss': jepa + setup.reg_coeff * reg if setup.reg_coeff else jepa,
+    coeff = setup.loss.reg_coeff
+    terms = {'loss': jepa + coeff * reg if coeff else jepa,
              'loss_jepa': jepa, 'loss_reg': reg}
     terms.update({f'loss/set{i}': x for i, x in enumerate(per_set)})
     return terms
@@ -113,22 +134,15 @@ def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[Train
 
     grads, terms = jax.grad(objective, has_aux=True)(state.params)
     step = state.step
-    clip_active = False
-    if sched.clip_grad is not None:
-        clip_active = step >= sched.clip_from_step
-    clip = sched.clip_grad if sched.clip_grad is not None else 0.0
-    grad_norms = {}
-    for name in ('encoder', 'predictor'):
-        grads[name], grad_norms[name] = optimizer.clip_by_norm(grads[name], clip, clip_active)
-
+    # Norms before clipping, for the metrics (XLA shares them with the chain's clip).
+    grad_norms = {name: optimizer.global_norm(g) for name, g in grads.items()}
+    updates, opt_state = setup.tx.update(grads, state.opt_state, state.params, step=step)
+    params = optax.apply_updates(state.params, updates)
     lr = sched.learning_rate(step)
     wd = sched.weight_decay_at(step)
-    momentum, rest = sched.ema_weights(step)
-    direction, opt_state = setup.adam.update(grads, state.opt_state, state.params)
-    params = optimizer.apply_adamw(state.params, direction,
-                                   optimizer.weight_decay_mask(state.params), lr, wd)
-    target = jax.tree_util.tree_map(lambda t, p: momentum * t + rest * p,
-                                    state.target_encoder, params['encoder'])
+    weights = sched.ema_weights(step)
+    momentum = weights[0]
+    target = ema_update(state.target_encoder, params['encoder'], weights)
 
     metrics = dict(terms)
     metrics.update({
