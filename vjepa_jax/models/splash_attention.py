@@ -17,6 +17,8 @@ Only TPU compiles it; other platforms use ``attention``'s other implementations.
 
 from __future__ import annotations
 
+from functools import partial
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -43,7 +45,8 @@ def _block(n: int) -> int:
     return next(b for b in (512, 256, TILE) if n % b == 0)
 
 
-def _kernel_call(qh: Array, kh: Array, vh: Array, q_seg: Array, kv_seg: Array) -> Array:
+def _kernel_call(qh: Array, kh: Array, vh: Array, q_seg: Array, kv_seg: Array,
+                 interpret: bool = False) -> Array:
     """Per-device splash call. ``qh [b, h, Lp, hd]``, ``kh, vh [b, h, Sp, hd]``, segs ``[b, Lp] / [b, Sp]``."""
     from jax.experimental.pallas.ops.tpu.splash_attention import (
         splash_attention_kernel as kernel_lib,
@@ -57,7 +60,8 @@ def _kernel_call(qh: Array, kh: Array, vh: Array, q_seg: Array, kv_seg: Array) -
                                   block_q_dkv=bq, block_kv_dkv=bkv, block_kv_dkv_compute=bkv,
                                   block_q_dq=bq, block_kv_dq=bkv)
     mask = mask_lib.MultiHeadMask([mask_lib.FullMask((lp, sp)) for _ in range(heads)])
-    kernel = kernel_lib.make_splash_mha(mask, block_sizes=sizes, head_shards=1, q_seq_shards=1)
+    kernel = kernel_lib.make_splash_mha(mask, block_sizes=sizes, head_shards=1, q_seq_shards=1,
+                                        interpret=interpret)
     seg = kernel_lib.SegmentIds(q=q_seg, kv=kv_seg)
     return jax.vmap(kernel)(qh, kh, vh, seg)
 
@@ -71,8 +75,14 @@ def _mesh_spec() -> tuple[object, PartitionSpec] | None:
     return mesh, PartitionSpec(*spec)
 
 
-def splash_attention(q: Array, k: Array, v: Array, key_valid: Array | None) -> Array:
-    """``q [B, L, H, hd]``, ``k, v [B, S, H, hd]``, ``key_valid [B, S]`` bool -> ``[B, L, H, hd]``."""
+def splash_attention(q: Array, k: Array, v: Array, key_valid: Array | None,
+                     interpret: bool = False) -> Array:
+    """``q [B, L, H, hd]``, ``k, v [B, S, H, hd]``, ``key_valid [B, S]`` bool -> ``[B, L, H, hd]``.
+
+    Every row needs one valid key (the kernel's segment mask must not empty a
+    row). ``interpret`` runs the kernel in the Pallas interpreter (any
+    platform, slow; for tests).
+    """
     b, length, _, head_dim = q.shape
     kv_len = k.shape[1]
     lp, sp = _round_up(length, TILE), _round_up(kv_len, TILE)
@@ -86,12 +96,13 @@ def splash_attention(q: Array, k: Array, v: Array, key_valid: Array | None) -> A
     kv_seg = jnp.pad(valid, ((0, 0), (0, sp - kv_len))).astype(jnp.int32)
     q_seg = jnp.ones((b, lp), jnp.int32)
     placed = _mesh_spec()
+    call = partial(_kernel_call, interpret=interpret)
     if placed is None:
-        out = _kernel_call(qh, kh, vh, q_seg, kv_seg)
+        out = call(qh, kh, vh, q_seg, kv_seg)
     else:
         mesh, spec = placed
         seg_spec = PartitionSpec(spec[0], None)
-        out = jax.shard_map(_kernel_call, mesh=mesh,
+        out = jax.shard_map(call, mesh=mesh,
                             in_specs=(spec, spec, spec, seg_spec, seg_spec),
                             out_specs=spec, check_vma=False)(qh, kh, vh, q_seg, kv_seg)
     return jnp.swapaxes(out[:, :, :length], 1, 2)
