@@ -19,14 +19,11 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-
-# Official constructor per encoder width (the variant table's embed_dim).
-_VIT_BY_WIDTH = {192: 'vit_tiny', 384: 'vit_small', 768: 'vit_base', 1024: 'vit_large',
-                 1280: 'vit_huge', 1408: 'vit_giant', 1664: 'vit_gigantic'}
 
 
 @dataclass(frozen=True)
@@ -58,12 +55,13 @@ def load_official(src: str | None) -> Official | str:
     return Official(torch, vit, predictor, multimask)
 
 
-def _encoder(off: Official, width: int, frames: int, size: int, patch: int,
-             tubelet: int) -> Any:
-    if width not in _VIT_BY_WIDTH:
-        raise SystemExit(f'no official encoder of width {width}; use a standard variant')
-    return getattr(off.vit, _VIT_BY_WIDTH[width])(
-        img_size=size, patch_size=patch, num_frames=frames, tubelet_size=tubelet,
+def _encoder(off: Official, encoder: Any, frames: int, size: int) -> Any:
+    """The official VisionTransformer with the shape of our ``encoder`` module (any variant)."""
+    return off.vit.VisionTransformer(
+        img_size=size, patch_size=encoder.patch_size, num_frames=frames,
+        tubelet_size=encoder.tubelet_size, embed_dim=encoder.embed_dim, depth=encoder.depth,
+        num_heads=encoder.num_heads, mlp_ratio=encoder.mlp_dim / encoder.embed_dim,
+        qkv_bias=True, norm_layer=partial(off.torch.nn.LayerNorm, eps=1e-6),
         uniform_power=True, use_sdpa=True)
 
 
@@ -77,12 +75,12 @@ def _median_time(fn: Any, steps: int) -> float:
     return statistics.median(times)
 
 
-def time_encoder_forward(off: Official, *, width: int, frames: int, size: int, patch: int,
-                         tubelet: int, batch: int, steps: int) -> float:
-    """Median seconds of one float32 no-grad official encoder forward on ``[B, 3, T, H, W]``."""
+def time_encoder_forward(off: Official, encoder: Any, *, frames: int, size: int, batch: int,
+                         steps: int) -> float:
+    """Median seconds of one float32 no-grad official forward of ``encoder``'s shape on ``[B, 3, T, H, W]``."""
     torch = off.torch
     torch.manual_seed(0)
-    enc = _encoder(off, width, frames, size, patch, tubelet).eval()
+    enc = _encoder(off, encoder, frames, size).eval()
     video = torch.zeros(batch, 3, frames, size, size)
 
     def run() -> None:
@@ -92,11 +90,12 @@ def time_encoder_forward(off: Official, *, width: int, frames: int, size: int, p
     return _median_time(run, steps)
 
 
-def time_train_step(off: Official, *, width: int, frames: int, size: int, patch: int,
-                    tubelet: int, pred_width: int, pred_depth: int,
-                    masks: Sequence[Sequence[dict[str, np.ndarray]]], steps: int) -> float:
+def time_train_step(off: Official, encoder_module: Any, predictor_module: Any, *, frames: int,
+                    size: int, masks: Sequence[Sequence[dict[str, np.ndarray]]],
+                    steps: int) -> float:
     """Median seconds of one official float32 pretraining update.
 
+    The official encoder and predictor get the shapes of our modules;
     ``masks[i]`` are the JAX run's mask sets for step ``i`` (the dicts of
     ``draw_mask_sets``); the official step gets the same context / target
     indices, so both sides do the same work. The update is the official
@@ -106,15 +105,16 @@ def time_train_step(off: Official, *, width: int, frames: int, size: int, patch:
     torch = off.torch
     F = torch.nn.functional
     torch.manual_seed(0)
-    encoder = off.multimask.MultiMaskWrapper(_encoder(off, width, frames, size, patch, tubelet))
-    backbone = encoder.backbone
-    predictor = off.multimask.PredictorMultiMaskWrapper(off.predictor.vit_predictor(
-        img_size=size, use_mask_tokens=True, patch_size=patch, num_frames=frames,
-        tubelet_size=tubelet, embed_dim=backbone.embed_dim, predictor_embed_dim=pred_width,
-        depth=pred_depth, num_heads=backbone.num_heads, uniform_power=True,
+    enc, pred = encoder_module, predictor_module
+    encoder = off.multimask.MultiMaskWrapper(_encoder(off, enc, frames, size))
+    predictor = off.multimask.PredictorMultiMaskWrapper(off.predictor.VisionTransformerPredictor(
+        img_size=size, use_mask_tokens=True, patch_size=enc.patch_size, num_frames=frames,
+        tubelet_size=enc.tubelet_size, embed_dim=enc.embed_dim,
+        predictor_embed_dim=pred.predictor_embed_dim, depth=pred.depth,
+        num_heads=pred.num_heads, mlp_ratio=pred.mlp_dim / pred.predictor_embed_dim,
+        qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), uniform_power=True,
         num_mask_tokens=len(masks[0]), zero_init_mask_tokens=True, use_sdpa=True))
-    target = off.multimask.MultiMaskWrapper(
-        _encoder(off, width, frames, size, patch, tubelet))
+    target = off.multimask.MultiMaskWrapper(_encoder(off, enc, frames, size))
     target.load_state_dict(encoder.state_dict())
     for p in target.parameters():
         p.requires_grad = False

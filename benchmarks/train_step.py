@@ -72,6 +72,8 @@ def main() -> None:
     ap.add_argument('--variant', default='S/16', help='encoder variant, e.g. S/16, L/16, H/16')
     ap.add_argument('--pred-width', type=int, default=192, help='predictor width')
     ap.add_argument('--pred-depth', type=int, default=6, help='predictor depth')
+    ap.add_argument('--pred-heads', type=int, default=0,
+                    help="predictor heads (0: the encoder's, as official)")
     ap.add_argument('--frames', type=int, default=16)
     ap.add_argument('--size', type=int, default=112, help='crop size (pixels)')
     ap.add_argument('--batch', type=int, default=4, help='global batch (clips per step)')
@@ -95,7 +97,8 @@ def main() -> None:
     cfg = model_config(variant=args.variant, num_frames=args.frames, crop_size=args.size,
                        dtype=args.dtype, scan_layers=args.scan, remat_policy=args.remat,
                        attention_impl=args.attention)
-    cfg.predictor.update({'embed_dim': args.pred_width, 'depth': args.pred_depth})
+    cfg.predictor.update({'embed_dim': args.pred_width, 'depth': args.pred_depth,
+                          'num_heads': args.pred_heads})
     encoder, predictor = build_jepa_models(cfg)
     mask_cfgs = [dict(m) for m in OFFICIAL_MASK_SETS]
     for m, fixed in zip(mask_cfgs, parse_counts(args.counts) or []):
@@ -149,23 +152,24 @@ def main() -> None:
     }
     if args.peak_tflops:
         figures['mfu_percent'] = round(100 * tflops / args.peak_tflops, 1)
+    width = 24
+    for key, value in figures.items():   # before the official step, which takes a while
+        print(f'{key:<{width}}  {value}', flush=True)
     official = load_official(args.official_src)
     if isinstance(official, str):
         figures['official'] = f'skipped: {official}'
     elif args.dtype != 'float32':
         figures['official'] = 'skipped: the official CPU step is timed in float32 only'
     else:
-        official_s = time_train_step(
-            official, width=encoder.embed_dim, frames=args.frames, size=args.size,
-            patch=encoder.patch_size, tubelet=encoder.tubelet_size,
-            pred_width=args.pred_width, pred_depth=args.pred_depth,
-            masks=[b['masks'] for b in batches[1:]], steps=args.steps)
+        official_s = time_train_step(official, encoder, predictor, frames=args.frames,
+                                     size=args.size, masks=[b['masks'] for b in batches[1:]],
+                                     steps=args.steps)
         figures['official_median_step_ms'] = round(official_s * 1e3, 1)
         figures['official_clips_per_s'] = round(args.batch / official_s, 3)
         figures['speedup_vs_official'] = round(official_s / step_s, 2)
-    width = max(len(k) for k in figures)
-    for key, value in figures.items():
-        print(f'{key:<{width}}  {value}')
+    for key in [k for k in figures if k.startswith('official')] + ['speedup_vs_official']:
+        if key in figures:
+            print(f'{key:<{width}}  {figures[key]}', flush=True)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(figures, f, indent=2)
