@@ -32,10 +32,10 @@ def _reference(q, k, v, valid):
                                         implementation='xla')
 
 
-@pytest.mark.parametrize('block_q', [64, 512])   # several blocks + padding / one block
+@pytest.mark.parametrize('block_q', [32, 512])   # several blocks + padding / one block
 def test_blocked_matches_reference_values_and_grads_with_padded_keys(block_q):
-    q, k, v = _qkv((3, 150, 2, 16), kv_len=170)
-    valid = _valid(3, 170)
+    q, k, v = _qkv((3, 70, 2, 8), kv_len=90)
+    valid = _valid(3, 90)
 
     def loss(fn):
         return lambda q, k, v: jnp.sum(jnp.sin(fn(q, k, v)))
@@ -49,13 +49,13 @@ def test_blocked_matches_reference_values_and_grads_with_padded_keys(block_q):
         np.testing.assert_allclose(got, ref, atol=1e-5, rtol=1e-4)
     # The all-invalid sample: uniform average of the values, no gradient to q or k.
     np.testing.assert_allclose(blocked(q, k, v)[-1], jnp.broadcast_to(
-        v[-1].mean(0), (150, 2, 16)), atol=2e-6)
+        v[-1].mean(0), (70, 2, 8)), atol=2e-6)
     assert float(jnp.abs(grads[0][-1]).max()) == 0.0
     assert float(jnp.abs(grads[1][-1]).max()) == 0.0
 
 
 def test_blocked_without_mask_and_in_bfloat16():
-    q, k, v = _qkv((2, 200, 3, 8))
+    q, k, v = _qkv((2, 150, 2, 8))
     np.testing.assert_allclose(blocked_attention.blocked_attention(q, k, v, None),
                                _reference(q, k, v, None), atol=2e-6, rtol=1e-5)
     qb, kb, vb = (x.astype(jnp.bfloat16) for x in (q, k, v))
@@ -65,13 +65,16 @@ def test_blocked_without_mask_and_in_bfloat16():
 
 
 def test_the_entry_point_chooses_by_platform_and_falls_back_to_xla():
-    q, k, _ = _qkv((2, 256, 2, 64))
+    q, k, _ = _qkv((1, 256, 1, 64))
     q16, k16 = q.astype(jnp.bfloat16), k.astype(jnp.bfloat16)
     assert attn.resolve(None, q, k, True, platform='cpu') == 'blocked'
     assert attn.resolve('', q, k, True, platform='tpu') == 'splash'
     assert attn.resolve(None, q16, k16, True, platform='gpu') == 'cudnn'
     assert attn.resolve(None, q, k, True, platform='gpu') == 'xla'        # float32
     assert attn.resolve('cudnn', q16[..., :12], k16[..., :12], True) == 'xla'  # head_dim 12
+    odd = q16[:, :255], k16[:, :255]   # a masked (bias) backward needs even lengths
+    assert attn.resolve('cudnn', *odd, True, masked=True) == 'xla'
+    assert attn.resolve('cudnn', *odd, True, masked=False) == 'cudnn'
     assert attn.resolve('splash', q[:, :1], k, True) == 'xla'           # a probe's one query
     assert attn.resolve('blocked', q, k, False) == 'xla'                # a general mask
     assert attn.resolve('xla', q, k, True, platform='tpu') == 'xla'
@@ -103,7 +106,7 @@ def test_target_platform_follows_the_mesh():
 def test_splash_pads_and_segments_padded_keys_in_interpret_mode():
     # The Pallas TPU kernel run by the Pallas interpreter on CPU: the padding to
     # 128-token tiles and the segment ids for invalid keys are this module's.
-    q, k, v = _qkv((2, 130, 2, 64), kv_len=140)
+    q, k, v = _qkv((2, 130, 1, 64), kv_len=140)
     valid = _valid(2, 140)
     valid = valid.at[-1, 0].set(True)   # splash needs one valid key per row
     out = splash_attention.splash_attention(q, k, v, valid, interpret=True)

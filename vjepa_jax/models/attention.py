@@ -72,15 +72,17 @@ def key_valid_of(mask: Array | None, batch: int, kv_len: int) -> tuple[bool, Arr
     return False, None
 
 
-def cudnn_fits(q: Array, k: Array) -> bool:
-    """cuDNN fused attention's constraints: 16-bit inputs, head_dim % 8 == 0 and <= 128."""
+def cudnn_fits(q: Array, k: Array, masked: bool = False) -> bool:
+    """cuDNN fused attention's constraints: 16-bit inputs, head_dim % 8 == 0 and <= 128;
+    with a mask (passed as a bias) the backward also needs even sequence lengths."""
     head_dim = q.shape[-1]
+    even = q.shape[1] % 2 == 0 and k.shape[1] % 2 == 0
     return (q.dtype in (jnp.bfloat16, jnp.float16) and k.dtype == q.dtype
-            and head_dim % 8 == 0 and head_dim <= 128)
+            and head_dim % 8 == 0 and head_dim <= 128 and (even or not masked))
 
 
 def resolve(implementation: str | None, q: Array, k: Array, is_key_mask: bool,
-            platform: str | None = None) -> str:
+            platform: str | None = None, masked: bool = False) -> str:
     """The implementation one call runs: the requested or platform default, if it fits."""
     name = check_implementation(implementation)
     if name is None:
@@ -88,7 +90,7 @@ def resolve(implementation: str | None, q: Array, k: Array, is_key_mask: bool,
     if name == 'xla' or not is_key_mask:
         return 'xla'
     if name == 'cudnn':
-        return 'cudnn' if cudnn_fits(q, k) else 'xla'
+        return 'cudnn' if cudnn_fits(q, k, masked) else 'xla'
     if name == 'splash':
         return 'splash' if splash_attention.fits(q, k) else 'xla'
     return name
@@ -104,10 +106,13 @@ def attention(q: Array, k: Array, v: Array, mask: Array | None = None,
     within their rounding (see tests/models/test_attention.py).
     """
     is_key_mask, key_valid = key_valid_of(mask, q.shape[0], k.shape[1])
-    name = resolve(implementation, q, k, is_key_mask)
+    name = resolve(implementation, q, k, is_key_mask, masked=mask is not None)
     if name == 'blocked':
         return blocked_attention.blocked_attention(q, k, v, key_valid)
     if name == 'splash':
         return splash_attention.splash_attention(q, k, v, key_valid)
-    return jax.nn.dot_product_attention(q, k, v, mask=mask,
-                                        implementation='cudnn' if name == 'cudnn' else 'xla')
+    if name == 'cudnn':
+        if mask is not None:   # cuDNN takes the mask as a bias of the full [L, S]
+            mask = jnp.broadcast_to(mask, (q.shape[0], 1, q.shape[1], k.shape[1]))
+        return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation='cudnn')
+    return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation='xla')
