@@ -4,6 +4,7 @@
       --frames 16 --size 112 --batch 4 --dtype float32
   python benchmarks/train_step.py --variant L/16 --frames 16 --size 224 --batch 32 \
       --dtype bfloat16 --remat dots --peak-tflops 989 --json out.json
+  python benchmarks/train_step.py ... --official-src /tmp/jepa_official   # + the official step
 
 Masks are the two official mask sets (8 x 15% and 2 x 70% blocks) with the
 default fixed counts, or the counts given by ``--counts`` (to compare with
@@ -11,6 +12,11 @@ another implementation at equal work). Clips and masks are made on the host
 before timing; each timed step includes the host -> device transfer of its
 uint8 batch, as in the training loop. FLOPs are analytic
 (``vjepa_jax.train.flops``: matmuls and attention, backward = 2 x forward).
+
+With ``--official-src`` (a checkout of facebookresearch/jepa) and torch
+installed, the official PyTorch update is timed right after, on the same
+clip shapes and the same mask indices (float32 only), and the ratio is
+printed; without them the reason is printed instead.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 
 import jax
 import numpy as np
+from official_torch import load_official, time_train_step
 
 from vjepa_jax import sharding
 from vjepa_jax.masks.mask_sets import (
@@ -64,6 +71,8 @@ def main() -> None:
     ap.add_argument('--variant', default='S/16', help='encoder variant, e.g. S/16, L/16, H/16')
     ap.add_argument('--pred-width', type=int, default=192, help='predictor width')
     ap.add_argument('--pred-depth', type=int, default=6, help='predictor depth')
+    ap.add_argument('--pred-heads', type=int, default=0,
+                    help="predictor heads (0: the encoder's, as official)")
     ap.add_argument('--frames', type=int, default=16)
     ap.add_argument('--size', type=int, default=112, help='crop size (pixels)')
     ap.add_argument('--batch', type=int, default=4, help='global batch (clips per step)')
@@ -79,11 +88,16 @@ def main() -> None:
     ap.add_argument('--peak-tflops', type=float, default=None,
                     help='device peak TFLOP/s (dense, this dtype, all devices) for MFU')
     ap.add_argument('--json', default=None, metavar='PATH', help='also write the figures here')
+    ap.add_argument('--attention', default='', help='model.attention_impl (default: by backend)')
+    ap.add_argument('--official-src', default=None, metavar='PATH',
+                    help='facebookresearch/jepa checkout: also time the official step')
     args = ap.parse_args()
 
     cfg = model_config(variant=args.variant, num_frames=args.frames, crop_size=args.size,
-                       dtype=args.dtype, scan_layers=args.scan, remat_policy=args.remat)
-    cfg.predictor.update({'embed_dim': args.pred_width, 'depth': args.pred_depth})
+                       dtype=args.dtype, scan_layers=args.scan, remat_policy=args.remat,
+                       attention_impl=args.attention)
+    cfg.predictor.update({'embed_dim': args.pred_width, 'depth': args.pred_depth,
+                          'num_heads': args.pred_heads})
     encoder, predictor = build_jepa_models(cfg)
     mask_cfgs = [dict(m) for m in OFFICIAL_MASK_SETS]
     for m, fixed in zip(mask_cfgs, parse_counts(args.counts) or []):
@@ -137,9 +151,24 @@ def main() -> None:
     }
     if args.peak_tflops:
         figures['mfu_percent'] = round(100 * tflops / args.peak_tflops, 1)
-    width = max(len(k) for k in figures)
-    for key, value in figures.items():
-        print(f'{key:<{width}}  {value}')
+    width = 24
+    for key, value in figures.items():   # before the official step, which takes a while
+        print(f'{key:<{width}}  {value}', flush=True)
+    official = load_official(args.official_src)
+    if isinstance(official, str):
+        figures['official'] = f'skipped: {official}'
+    elif args.dtype != 'float32':
+        figures['official'] = 'skipped: the official CPU step is timed in float32 only'
+    else:
+        official_s = time_train_step(official, encoder, predictor, frames=args.frames,
+                                     size=args.size, masks=[b['masks'] for b in batches[1:]],
+                                     steps=args.steps)
+        figures['official_median_step_ms'] = round(official_s * 1e3, 1)
+        figures['official_clips_per_s'] = round(args.batch / official_s, 3)
+        figures['speedup_vs_official'] = round(official_s / step_s, 2)
+    for key in [k for k in figures if k.startswith('official')] + ['speedup_vs_official']:
+        if key in figures:
+            print(f'{key:<{width}}  {figures[key]}', flush=True)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(figures, f, indent=2)

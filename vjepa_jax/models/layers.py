@@ -2,8 +2,8 @@
 
 Parameter layouts keep heads explicit (``[embed, 3, heads, head_dim]`` for the
 fused qkv kernel) so that every axis carries a logical name for sharding.
-Attention goes through ``jax.nn.dot_product_attention`` with layout
-``[B, L, heads, head_dim]``.
+Attention goes through ``attention.attention`` (one implementation per
+backend, chosen by ``attention_impl``) with layout ``[B, L, heads, head_dim]``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from vjepa_jax.models.attention import attention
 
 Dtype = Any
 Array = jax.Array
@@ -125,10 +127,8 @@ def heads_dense(features: tuple[int, ...], names: tuple[str | None, ...], dtype:
                         name=name)
 
 
-def attend(q: Array, k: Array, v: Array, mask: Array | None,
-            implementation: str | None) -> Array:
-    """Scaled dot-product attention, scale ``head_dim ** -0.5``. ``[B, L, H, hd]``."""
-    return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=implementation)
+# The name the blocks and probes (and code written against earlier versions) call.
+attend = attention
 
 
 class SelfAttention(nn.Module):
