@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vjepa_jax.masks import FutureFrames, build_mask_samplers, draw_mask_sets, mask_set_counts
+from vjepa_jax.masks import (
+    FutureFrames,
+    build_mask_samplers,
+    draw_mask_sets,
+    mask_set_counts,
+)
 
 
 def test_context_is_the_past_and_target_the_following_steps():
