@@ -13,8 +13,8 @@ world's physics has a scale), horizontal flips only (gravity points down).
 
 Argument (``--config experiments/pretrain/physics.py:steps=300,data=DIR``):
 ``steps`` (updates), ``data`` (folder with ``train.csv``), ``batch``,
-``future`` (0: leave the future-prediction set out, for the comparison in
-docs/evaluation.md).
+``future`` (0: leave the future-prediction set out), ``short`` (0: leave the
+short-range multi-block set out), for the comparisons in docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ FUTURE_MASK = {'type': 'future', 'context_steps': 2, 'target_steps': 2}
 
 
 def get_config(arg: str | None = None):
-    a = parse_arg(arg, steps=3000, data='data/physics', batch=8, future=1)
+    a = parse_arg(arg, steps=3000, data='data/physics', batch=8, future=1, short=1)
     c = pretrain_config()
     c.model.update({'variant': 'w96d4h4m384/8', 'num_frames': 8, 'crop_size': 32,
                     'tubelet_size': 2})
-    masks = [dict(m) for m in OFFICIAL_MASK_SETS] + ([dict(FUTURE_MASK)] if a.future else [])
+    short, long = (dict(m) for m in OFFICIAL_MASK_SETS)
+    masks = ([short] if a.short else []) + [long] + ([dict(FUTURE_MASK)] if a.future else [])
     c.masks = tuple(masks)
     c.model.predictor.update({'embed_dim': 48, 'depth': 2, 'num_heads': 4,
                               'num_mask_tokens': len(masks)})

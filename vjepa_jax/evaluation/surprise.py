@@ -112,6 +112,17 @@ def evaluate_surprise(models: JepaModels, sets: Sequence[MatchedSet],
                           time.perf_counter() - start)
 
 
+def first_of_each_type(sets: Sequence[MatchedSet], n: int) -> list[MatchedSet]:
+    """The first ``n`` sets of every violation type, in file order."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in sets:
+        seen[s.violation] = seen.get(s.violation, 0) + 1
+        if seen[s.violation] <= n:
+            out.append(s)
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog='python -m vjepa_jax.evaluation.surprise',
@@ -128,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
                    help='window stride in sampled frames')
     p.add_argument('--context-frames', type=int, nargs='+', default=list(Protocol.context_frames),
                    help='context lengths in frames (several: per window the minimum)')
-    p.add_argument('--limit', type=int, default=0, help='only the first N sets (0: all)')
+    p.add_argument('--limit', type=int, default=0,
+                   help='only the first N sets of each violation type (0: all)')
     p.add_argument('--out', help='write the curves and tables as JSON here')
     return p
 
@@ -140,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def run() -> SurpriseResult:
         sets = read_matched_sets(args.sets)
         if args.limit:
-            sets = sets[:args.limit]
+            sets = first_of_each_type(sets, args.limit)
         models = load_jepa(args.checkpoint, random_init=args.random_init, seed=args.seed)
         protocol = Protocol(args.frame_step, args.stride, tuple(args.context_frames))
         return evaluate_surprise(models, sets, protocol, progress=True)

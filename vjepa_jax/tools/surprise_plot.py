@@ -137,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return pick_set(results[0], args.set)['name']
 
     name = cli_exit(run)
-    print(f'surprise curves of matched set {name}: {args.out}')
+    how = 'chosen' if args.set else 'the clearest one for the first results file'
+    print(f'surprise curves of matched set {name} ({how}): {args.out}')
     return 0
 
 
