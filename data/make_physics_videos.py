@@ -68,6 +68,7 @@ VIOLATIONS = ('permanence', 'teleport', 'constancy', 'solidity', 'inertia')
 EXTRA_VIOLATIONS = ('gravity',)
 SPLICE_FRAMES = (12, 16, 20)
 WALL = (15.0, 17.0)       # x extent of the middle wall
+RADIUS = (2.5, 4.0)       # object radius range in px (the default world)
 _X264_ASM = 15 if platform.machine().lower() in ('x86_64', 'amd64') else 0
 _SPLITS = {'train': 0, 'test': 1}
 
@@ -122,15 +123,13 @@ def _colour(rng: np.random.Generator) -> np.ndarray:
     return (c - c.min()) / (np.ptp(c) + 1e-8) * 255.0
 
 
-def _object(rng: np.random.Generator, wall: bool, side: int | None = None) -> dict:
+def _object(rng: np.random.Generator, wall: bool, radius_range=RADIUS) -> dict:
     """A random object: shape, radius, colour and a state (pos, vel) away from the walls."""
-    radius = float(rng.uniform(2.5, 4.0))
+    radius = float(rng.uniform(*radius_range))
     while True:
         y = rng.uniform(radius + 1, FLOOR - radius - 1)
         x = rng.uniform(radius + 1, SIZE - radius - 1)
         if wall and WALL[0] - radius - 1 < x < WALL[1] + radius + 1:
-            continue
-        if side is not None and (x < SIZE / 2) != (side < 0):
             continue
         break
     speed = rng.uniform(0.6, 1.6)
@@ -187,19 +186,19 @@ def _hidden(scene: dict, yx: np.ndarray) -> bool:
     return False
 
 
-def training_video(seed: np.random.SeedSequence) -> np.ndarray:
+def training_video(seed: np.random.SeedSequence, radius=RADIUS) -> np.ndarray:
     """One unlabelled training video ``[FRAMES, SIZE, SIZE, 3]``: 1-3 objects in a random scene."""
     rng = np.random.default_rng(seed)
     scene = _scene(rng)
     objects = []
     for _ in range(int(rng.integers(1, 4))):
-        obj = _object(rng, scene['wall'])
+        obj = _object(rng, scene['wall'], radius)
         objects.append((obj, simulate(obj['pos'], obj['vel'], obj['radius'], scene['wall'],
                                       FRAMES)))
     return render(scene, objects)
 
 
-def possible_pair(seed: np.random.SeedSequence, violation: str
+def possible_pair(seed: np.random.SeedSequence, violation: str, radius=RADIUS
                   ) -> tuple[np.ndarray, np.ndarray, int]:
     """The two possible videos X, Y of one matched set and the splice frame ``t``."""
     rng = np.random.default_rng(seed)
@@ -210,9 +209,9 @@ def possible_pair(seed: np.random.SeedSequence, violation: str
         wall = scene['wall']
         others = []
         for _ in range(int(rng.integers(0, 2))):
-            o = _object(rng, wall)
+            o = _object(rng, wall, radius)
             others.append((o, simulate(o['pos'], o['vel'], o['radius'], wall, FRAMES)))
-        obj = _object(rng, wall)
+        obj = _object(rng, wall, radius)
         r = obj['radius']
         if violation == 'solidity':
             # At frame t, X has left the wall's left face half a frame ago (the
@@ -267,9 +266,10 @@ def possible_pair(seed: np.random.SeedSequence, violation: str
         return render(scene, x_objects), render(scene, y_objects), t
 
 
-def matched_set(seed: np.random.SeedSequence, violation: str) -> dict[str, np.ndarray]:
+def matched_set(seed: np.random.SeedSequence, violation: str, radius=RADIUS
+                ) -> dict[str, np.ndarray]:
     """``{'x', 'y'}`` (possible) and ``{'a', 'b'}`` = ``X[:t]+Y[t:]``, ``Y[:t]+X[t:]`` (impossible)."""
-    x, y, t = possible_pair(seed, violation)
+    x, y, t = possible_pair(seed, violation, radius)
     return {'x': x, 'y': y, 'a': np.concatenate([x[:t], y[t:]]),
             'b': np.concatenate([y[:t], x[t:]])}
 
@@ -295,36 +295,41 @@ def _seed(seed: int, split: str, index: int, violation: int = 0) -> np.random.Se
     return np.random.SeedSequence(seed, spawn_key=(_SPLITS[split], violation, index))
 
 
-def _write_train(task: tuple[str, int, int]) -> None:
-    path, seed, index = task
-    write_video(path, training_video(_seed(seed, 'train', index)))
+def _write_train(task: tuple) -> None:
+    path, seed, index, radius = task
+    write_video(path, training_video(_seed(seed, 'train', index), radius))
 
 
-def _write_set(task: tuple[str, int, int, str]) -> None:
-    stem, seed, index, violation = task
+def _write_set(task: tuple) -> None:
+    stem, seed, index, violation, radius = task
     kind = 1 + (VIOLATIONS + EXTRA_VIOLATIONS).index(violation)
-    clips = matched_set(_seed(seed, 'test', index, kind), violation)
+    clips = matched_set(_seed(seed, 'test', index, kind), violation, radius)
     for name, frames in clips.items():
         write_video(f'{stem}_{name}.mp4', frames, lossless=True)
 
 
 def make_world(out: str, *, num_train: int = 1000, sets_per_type: int = 100, seed: int = 0,
-               workers: int = 1, violations: Sequence[str] = VIOLATIONS) -> dict[str, str]:
-    """Writes the training videos and matched test sets; returns the two index paths."""
+               workers: int = 1, violations: Sequence[str] = VIOLATIONS,
+               radius: tuple[float, float] = RADIUS) -> dict[str, str]:
+    """Writes the training videos and matched test sets; returns the two index paths.
+
+    ``radius``: the objects' radius range in pixels.
+    """
     out = os.path.abspath(out)
     known = VIOLATIONS + EXTRA_VIOLATIONS
     unknown = sorted(set(violations) - set(known))
     if unknown:
         raise ValueError(f'unknown violation type(s) {unknown}; use some of {known}')
     os.makedirs(os.path.join(out, 'train'), exist_ok=True)
-    train = [(os.path.join(out, 'train', f'{i:05d}.mp4'), seed, i) for i in range(num_train)]
+    train = [(os.path.join(out, 'train', f'{i:05d}.mp4'), seed, i, radius)
+             for i in range(num_train)]
     sets, lines = [], [('# matched sets of the physics world: SET TYPE LABEL PATH '
                        '(docs/surprise.md)\n')]
     for violation in violations:
         os.makedirs(os.path.join(out, 'test', violation), exist_ok=True)
         for i in range(sets_per_type):
             stem = os.path.join(out, 'test', violation, f'{i:04d}')
-            sets.append((stem, seed, i, violation))
+            sets.append((stem, seed, i, violation, radius))
             for name, label in (('x', 'possible'), ('y', 'possible'), ('a', 'impossible'),
                                 ('b', 'impossible')):
                 rel = os.path.relpath(f'{stem}_{name}.mp4', out)
@@ -338,7 +343,7 @@ def make_world(out: str, *, num_train: int = 1000, sets_per_type: int = 100, see
             fn(task)
     paths = {'train': os.path.join(out, 'train.csv'), 'sets': os.path.join(out, 'test_sets.txt')}
     with open(paths['train'], 'w') as f:
-        f.writelines(f'{path} 0\n' for path, _, _ in train)
+        f.writelines(f'{task[0]} 0\n' for task in train)
     with open(paths['sets'], 'w') as f:
         f.writelines(lines)
     with open(os.path.join(out, 'README'), 'w') as f:
@@ -361,13 +366,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--sets-per-type', type=int, default=100)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=min(os.cpu_count() or 1, 8))
-    parser.add_argument('--violations', default=','.join(VIOLATIONS))
+    parser.add_argument('--violations', default=','.join(VIOLATIONS),
+                        help=f'comma-separated, of {",".join(VIOLATIONS + EXTRA_VIOLATIONS)}')
+    parser.add_argument('--radius', default=','.join(f'{r:g}' for r in RADIUS),
+                        help='MIN,MAX object radius in px')
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         paths = make_world(args.out, num_train=args.num_train,
                            sets_per_type=args.sets_per_type, seed=args.seed,
-                           workers=args.workers, violations=args.violations.split(','))
+                           workers=args.workers, violations=args.violations.split(','),
+                           radius=tuple(float(r) for r in args.radius.split(',')))
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
