@@ -54,7 +54,7 @@ def test_end_to_end_curves_cancel_outside_the_splice(run, tmp_path):
     assert list(result.tables['mean']) == ['solidity', 'teleport', 'mean']
     assert result.tables['mean']['mean'].n == 2
     for s in sets:
-        x, y, a, b = result.curves[s.name]
+        x, y, a, _ = result.curves[s.name]
         assert x.shape == (7,) and np.all(np.isfinite(x)) and np.all(x > 0)
         # Windows wholly before the splice see x's (or y's) frames in a (or b) too, and
         # windows wholly after it y's (x's): only windows across the splice can differ.

@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,10 @@ def surprise_section(run: Path, goal: float) -> tuple[list[str], float]:
     tables = {name: _json(run / f)['tables']['mean'] for name, f in SURPRISE.items()}
     kinds = list(tables['pretrained'])
     width = max(len(k) for k in kinds) + 6
-    lines = ['violation-of-expectation test: share of matched sets where the impossible '
-             'videos surprise the model more',
-             '(relative accuracy %, chance 50; surprise = mean prediction error over the '
-             'sliding windows)',
+    lines = [('violation-of-expectation test: share of matched sets where the impossible '
+              'videos surprise the model more'),
+             ('(relative accuracy %, chance 50; surprise = mean prediction error over the '
+              'sliding windows)'),
              f'  {"violation type":<{width}}' + ''.join(f'{m:>18}' for m in tables)]
     for kind in kinds:
         n = tables['pretrained'][kind]['n']
@@ -76,22 +77,16 @@ def probe_section(run: Path) -> list[str]:
         results[name] = (p, 100 * math.sqrt(max(p * (100 - p), 100.0) / 1e4 / n), n,
                          r['num_classes'])
     (a, se_a, n, classes), (b, se_b, _, _) = results['pretrained'], results['random init']
-    return [
-        f'attentive probe (labelled, frozen encoder) on {n} held-out moving-shapes videos '
-        f'({classes} motion classes, chance {100 / classes:.1f}%):',
-        f'  pretrained {a:5.1f} +- {se_a:.1f}%   random init {b:5.1f} +- {se_b:.1f}%',
-        '  Why random init is strong here: the class is the motion of the shapes, and each '
-        'token of',
-        '  a random ViT already mixes the two frames of its tubelet, so it carries the '
-        'displacement;',
-        f'  an attentive probe trained on {classes} labels reads it (docs/evaluation.md: '
-        '86% for random',
-        '  init vs 52-68% after a few CPU minutes of pretraining, with our code and with '
-        "Meta's).",
-        '  The surprise test needs no labels and no probe: only a model that learned to '
-        'predict sees',
-        '  impossible events.',
-    ]
+    why = (f'Why random init is strong here: the class is the motion of the shapes, and each '
+           f'token of a random ViT already mixes the two frames of its tubelet, so it carries '
+           f'the displacement; an attentive probe trained on {classes} labels reads it '
+           f'(docs/evaluation.md: 86% for random init vs 52-68% after a few CPU minutes of '
+           f'pretraining, with our code and with Meta\'s). The surprise test needs no labels '
+           f'and no probe: it shows what the model predicts.')
+    return [(f'attentive probe (labelled, frozen encoder) on {n} held-out moving-shapes '
+             f'videos ({classes} motion classes, chance {100 / classes:.1f}%):'),
+            f'  pretrained {a:5.1f} +- {se_a:.1f}%   random init {b:5.1f} +- {se_b:.1f}%',
+            *('  ' + line for line in textwrap.wrap(why, 86))]
 
 
 def story(run: str | Path, goal: float = 85.0) -> tuple[str, bool]:
