@@ -80,9 +80,10 @@ def probe_section(run: Path) -> list[str]:
     why = (f'Why random init is strong here: the class is the motion of the shapes, and each '
            f'token of a random ViT already mixes the two frames of its tubelet, so it carries '
            f'the displacement; an attentive probe trained on {classes} labels reads it '
-           f'(docs/evaluation.md: 86% for random init vs 52-68% after a few CPU minutes of '
-           f'pretraining, with our code and with Meta\'s). The surprise test needs no labels '
-           f'and no probe: it shows what the model predicts.')
+           f'(docs/evaluation.md: 86% at random init, 52-68% after a few CPU minutes of '
+           f'pretraining on these very videos, with our code and with Meta\'s; the demo\'s '
+           f'encoder watched the physics world instead). The surprise test needs no labels '
+           f'and no probe: it shows what the model learned to predict.')
     return [(f'attentive probe (labelled, frozen encoder) on {n} held-out moving-shapes '
              f'videos ({classes} motion classes, chance {100 / classes:.1f}%):'),
             f'  pretrained {a:5.1f} +- {se_a:.1f}%   random init {b:5.1f} +- {se_b:.1f}%',
