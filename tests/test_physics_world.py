@@ -71,3 +71,20 @@ def test_make_world_writes_lossless_sets_and_their_index(world, tmp_path):
     np.testing.assert_array_equal(frame_multiset(decoded[:2]), frame_multiset(decoded[2:]))
     with pytest.raises(ValueError, match='unknown violation'):
         world.make_world(str(tmp_path), violations=('levitation',))
+
+
+def test_the_demo_recipe_trains_the_future_prediction_it_is_tested_on():
+    from vjepa_jax.config_lib import load_experiment
+    from vjepa_jax.evaluation.jepa_loading import future_mask_token
+    from vjepa_jax.masks import FutureFrames, build_mask_samplers
+
+    recipe = Path(__file__).resolve().parents[1] / 'experiments' / 'pretrain' / 'physics.py'
+    c = load_experiment(str(recipe))
+    m = c.model
+    samplers = build_mask_samplers(c.masks, num_frames=m.num_frames, crop_size=m.crop_size,
+                                   patch_size=8, tubelet_size=m.tubelet_size)
+    assert [type(s) for s in samplers][-1] is FutureFrames and len(samplers) == 2
+    # Its own mask token, which the surprise test picks up from the run's config.
+    assert m.predictor.num_mask_tokens == len(samplers)
+    assert future_mask_token([dict(x) for x in c.masks], m.predictor.num_mask_tokens) == 1
+    assert len(load_experiment(str(recipe), 'short=1').masks) == 3

@@ -7,9 +7,9 @@ long-range multi-block set (2 blocks of 70 %) and a future-prediction set
 (context = the first 4 frames, target = the next 4; ``masks/future.py``). The
 official short-range set (8 blocks of 15 %) is left out: with it the surprise
 test scored lower (68 % vs 78.5 % at 3000 steps, docs/evaluation.md) and each
-step costs a third more. 2000 updates: 89.4 +- 1.2 % relative accuracy on the
-500 matched sets (random init 56.1 +- 2.2 %), about 3 minutes on 2 cores. The future set trains the
-prediction the surprise test measures (docs/surprise.md). No crop or zoom (the
+step costs a third more. The future set trains the prediction the surprise
+test measures (docs/surprise.md). 2000 updates: 89.4 +- 1.2 % relative accuracy
+on the 500 matched sets (random init 56.1 +- 2.2 %), about 3 minutes on 2 cores. No crop or zoom (the
 world's physics has a scale), horizontal flips only (gravity points down).
 
   python data/make_physics_videos.py --out data/physics
