@@ -121,6 +121,10 @@ def surprise_picture(results: Sequence[dict[str, Any]], set_name: str | None = N
         draw.rectangle((MARGIN, y0, MARGIN + width, y1), outline=(120, 120, 120))
         draw.text((2, y0), f'{hi:.3g}', fill=(0, 0, 0), font=font)
         draw.text((2, y1 - 10), f'{lo:.3g}', fill=(0, 0, 0), font=font)
+        # Each panel has its own scale: say how big its spread is.
+        draw.text((MARGIN + 6, y0 + 4), f'{label}: the curves span {lo:.3g} - {hi:.3g} '
+                  f'({(hi - lo) / max(abs(lo), 1e-12):.0%} of the lowest)', fill=(80, 80, 80),
+                  font=font)
         for k, clip in enumerate(clips):
             colour = COLOURS[(clip['impossible'], 0)]
             points = [(MARGIN + (w * stride + context + 0.5) * frame_w,
