@@ -1,4 +1,4 @@
-# vjepa_jax: `make demo` pretrains and probes a tiny V-JEPA on synthetic videos, `make test` tests.
+# vjepa_jax: `make demo` pretrains a tiny V-JEPA on a synthetic physics world and shows what it learned, `make test` tests.
 # Another interpreter / venv / pins: make test PYTHON=/path/python3.12 VENV=.venv312 PIP_PINS='jax==0.11.*'
 PYTHON ?= python3
 VENV := .venv
@@ -34,18 +34,26 @@ test-py312:
 	$(MAKE) test $(PY312_ARGS)
 
 DEMO_DATA := data/synthetic
+PHYSICS_DATA := data/physics
 DEMO_RUN := runs/demo
 
-# Synthetic moving-shapes videos (deterministic; made once).
+# Synthetic moving-shapes videos (deterministic; made once): the labelled probe task.
 $(DEMO_DATA)/train.csv: data/make_synthetic_videos.py | $(STAMP)
 	$(BIN)/python data/make_synthetic_videos.py --out $(DEMO_DATA) --force
 
-# The whole story on the CPU: tiny pretraining, then a frozen attentive probe on the
-# pretrained encoder and on the same encoder at random init (held-out split), both
-# top-1 accuracies, and the pictures. Running it again resumes or reuses finished steps.
-demo: install $(DEMO_DATA)/train.csv
-	$(BIN)/python -m vjepa_jax.main --config experiments/pretrain/tiny.py:data=$(DEMO_DATA) \
+# The physics world (deterministic; made once): unlabelled training videos and the
+# matched possible / impossible test sets.
+$(PHYSICS_DATA)/train.csv: data/make_physics_videos.py | $(STAMP)
+	$(BIN)/python data/make_physics_videos.py --out $(PHYSICS_DATA)
+
+# The whole story on the CPU: pretrain on the physics videos; the surprise test
+# (impossible vs possible videos, no labels) of the pretrained model and of the same
+# model at random init; the attentive probe on the labelled moving-shapes task for both;
+# the pictures; the summary. Running it again resumes or reuses finished steps.
+demo: install $(PHYSICS_DATA)/train.csv $(DEMO_DATA)/train.csv
+	$(BIN)/python -m vjepa_jax.main --config experiments/pretrain/physics.py:data=$(PHYSICS_DATA) \
 	    --workdir $(DEMO_RUN)/pretrain
+	$(MAKE) --no-print-directory $(DEMO_RUN)/surprise_pretrained.json $(DEMO_RUN)/surprise_random.json
 	$(BIN)/python -m vjepa_jax.main --config \
 	    experiments/probe/tiny.py:checkpoint=$(DEMO_RUN)/pretrain,data=$(DEMO_DATA) \
 	    --workdir $(DEMO_RUN)/probe_pretrained
@@ -54,8 +62,18 @@ demo: install $(DEMO_DATA)/train.csv
 	    --workdir $(DEMO_RUN)/probe_random
 	$(BIN)/python -m vjepa_jax.tools.visualize loss --workdir $(DEMO_RUN)/pretrain --out $(DEMO_RUN)/loss.png
 	$(BIN)/python -m vjepa_jax.tools.visualize pca --checkpoint $(DEMO_RUN)/pretrain \
-	    --video $(DEMO_DATA)/val/00000.mp4 --frame-step 2 --out $(DEMO_RUN)/pca.png
-	$(BIN)/python -m vjepa_jax.tools.demo_summary $(DEMO_RUN)
+	    --video $(PHYSICS_DATA)/train/00000.mp4 --frame-step 2 --out $(DEMO_RUN)/pca.png
+	$(BIN)/python -m vjepa_jax.tools.surprise_plot --results $(DEMO_RUN)/surprise_pretrained.json \
+	    $(DEMO_RUN)/surprise_random.json --labels pretrained random --out $(DEMO_RUN)/surprise.png
+	$(BIN)/python -m vjepa_jax.tools.demo_story $(DEMO_RUN)
+
+$(DEMO_RUN)/surprise_pretrained.json: $(PHYSICS_DATA)/train.csv
+	$(BIN)/python -m vjepa_jax.evaluation.surprise --checkpoint $(DEMO_RUN)/pretrain \
+	    --sets $(PHYSICS_DATA)/test_sets.txt --out $@
+
+$(DEMO_RUN)/surprise_random.json: $(PHYSICS_DATA)/train.csv
+	$(BIN)/python -m vjepa_jax.evaluation.surprise --checkpoint $(DEMO_RUN)/pretrain --random-init \
+	    --sets $(PHYSICS_DATA)/test_sets.txt --out $@
 
 lint: install
 	$(BIN)/ruff check vjepa_jax tests benchmarks data experiments lint

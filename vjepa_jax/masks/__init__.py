@@ -1,6 +1,7 @@
 """Mask samplers (host, NumPy) and the jit-safe token gather."""
 
 from vjepa_jax.masks.fixed_counts import select_fixed_counts
+from vjepa_jax.masks.future import FutureFrames
 from vjepa_jax.masks.mask_sets import (
     MaskSampler,
     build_mask_samplers,
@@ -13,6 +14,7 @@ from vjepa_jax.masks.multiblock3d import MultiBlock3D, block_size
 from vjepa_jax.masks.tube import RandomTube
 
 __all__ = [
+    'FutureFrames',
     'MaskSampler',
     'MultiBlock3D',
     'RandomTube',

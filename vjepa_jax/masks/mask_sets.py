@@ -1,8 +1,9 @@
 """Mask sets from config: build the samplers, draw every set of a batch.
 
 A config is a list of mappings, one per mask set, with the official
-``cfgs_mask`` keys plus ``type`` (``'multiblock3d'``, the default, or
-``'tube'``) and optional fixed counts ``context_count`` / ``target_count``.
+``cfgs_mask`` keys plus ``type`` (``'multiblock3d'``, the default, ``'tube'``,
+or ``'future'``: the first time steps predict the next, ``FutureFrames``) and
+optional fixed counts ``context_count`` / ``target_count``.
 Draws are a pure function of ``(seed, shard, step, mask-set index)``, so they
 do not depend on how many data-loader workers run or in which order batches
 are made.
@@ -14,10 +15,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from vjepa_jax.masks.future import FutureFrames
 from vjepa_jax.masks.multiblock3d import MultiBlock3D
 from vjepa_jax.masks.tube import RandomTube
 
-MaskSampler = MultiBlock3D | RandomTube
+MaskSampler = MultiBlock3D | RandomTube | FutureFrames
 
 # Keys accepted per sampler type (besides ``type``).
 _KEYS = {
@@ -25,7 +27,9 @@ _KEYS = {
                      'max_temporal_keep', 'max_keep', 'context_count', 'target_count',
                      'reference_batch_size'),
     'tube': ('ratio', 'context_count', 'target_count'),
+    'future': ('context_steps', 'target_steps'),
 }
+_SAMPLERS = {'multiblock3d': MultiBlock3D, 'tube': RandomTube, 'future': FutureFrames}
 # First entropy word of every mask draw: keeps mask streams apart from other
 # users of (seed, shard, step).
 _STREAM = 0x6D61736B
@@ -71,10 +75,7 @@ def build_mask_samplers(cfgs_mask: Sequence[Mapping], *, num_frames: int,
             raise ValueError(f'mask set {i} ({kind}): unknown key(s) {unknown}; '
                              f'allowed: {["type", *_KEYS[kind]]}.')
         try:
-            if kind == 'tube':
-                samplers.append(RandomTube(grid, **cfg))
-            else:
-                samplers.append(MultiBlock3D(grid, **cfg))
+            samplers.append(_SAMPLERS[kind](grid, **cfg))
         except ValueError as err:
             raise ValueError(f'mask set {i} ({kind}): {err}') from None
     return tuple(samplers)
