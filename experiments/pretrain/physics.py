@@ -25,35 +25,33 @@ from __future__ import annotations
 
 import os
 
-from vjepa_jax.config_lib import parse_arg
 from vjepa_jax.masks.official_sets import OFFICIAL_MASK_SETS
-from vjepa_jax.train.config import pretrain_config
+from vjepa_jax.recipe_parts import pretrain
 
 FUTURE_MASK = {'type': 'future', 'context_steps': 2, 'target_steps': 2}
 
 
 def get_config(arg: str | None = None):
-    a = parse_arg(arg, steps=2000, data='data/physics', batch=8, future=1, short=0)
-    c = pretrain_config()
-    c.model.update({'variant': 'w96d4h4m384/8', 'num_frames': 8, 'crop_size': 32,
-                    'tubelet_size': 2})
+    a = pretrain.arguments(arg, steps=2000, data='data/physics', batch=8, future=1, short=0)
     short, long = (dict(m) for m in OFFICIAL_MASK_SETS)
     masks = ([short] if a.short else []) + [long] + ([dict(FUTURE_MASK)] if a.future else [])
-    c.masks = tuple(masks)
-    c.model.predictor.update({'embed_dim': 48, 'depth': 2, 'num_heads': 4,
-                              'num_mask_tokens': len(masks)})
-    c.batch_size = a.batch
-    c.data.index_files = (os.path.join(a.data, 'train.csv'),)
-    c.data.frame_step = 2
-    c.data.read_threads = 2
-    c.data.random_resize_scale = (1.0, 1.0)
-    c.data.random_resize_aspect_ratio = (1.0, 1.0)
-    # One "epoch" of 50 updates: warmup 1 epoch, clipping from the 2nd epoch on.
-    c.optimizer.update({'steps_per_epoch': 50, 'num_epochs': a.steps / 50,
-                        'warmup_epochs': 1, 'start_lr': 2e-4, 'lr': 3e-4, 'final_lr': 1e-6,
-                        'ema': (0.999, 1.0)})
-    c.mesh = (('data', -1), ('fsdp', 1), ('tensor', 1))
-    c.checkpoint.update({'every_steps': 500, 'keep': 2})
-    c.log_every = 50
-    c.lock()
-    return c
+    c = pretrain.pretrain_config(
+        seed=0,
+        batch_size=a.batch,
+        model={'variant': 'w96d4h4m384/8', 'num_frames': 8, 'crop_size': 32, 'tubelet_size': 2,
+               'uniform_power': True, 'dtype': 'float32',
+               'predictor': {'embed_dim': 48, 'depth': 2, 'num_heads': 4,
+                             'num_mask_tokens': len(masks)}},
+        masks=masks,
+        # No crop or zoom (the world's physics has a scale); flips keep gravity pointing down.
+        data={'index_files': (os.path.join(a.data, 'train.csv'),), 'frame_step': 2,
+              'read_threads': 2, 'random_resize_scale': (1.0, 1.0),
+              'random_resize_aspect_ratio': (1.0, 1.0), 'flip_prob': 0.5},
+        # One "epoch" of 50 updates: warmup 1 epoch, clipping from the 2nd epoch on.
+        optimizer={'steps_per_epoch': 50, 'num_epochs': a.steps / 50, 'warmup_epochs': 1.0,
+                   'start_lr': 2e-4, 'lr': 3e-4, 'final_lr': 1e-6, 'weight_decay': 0.04,
+                   'final_weight_decay': 0.4, 'ema': (0.999, 1.0), 'ipe_scale': 1.25,
+                   'clip_grad': 10.0},
+        checkpoint={'every_steps': 500, 'keep': 2},
+        log_every=50)
+    return pretrain.finish(c, a)

@@ -23,7 +23,7 @@ from vjepa_jax.convert.torch_pickle import (
     save_torch_checkpoint,
 )
 from vjepa_jax.models import VisionTransformer
-from vjepa_jax.models.layers import stack_layers
+from vjepa_jax.models.layer_layout import stack_layers
 from vjepa_jax.tools.convert import main as convert_main
 
 DIRS = official_fixture_dirs()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_encoder_loading import TINY_MODEL, write_train_workdir
+from checkpoint_fixtures import TINY_MODEL, write_train_workdir
 
 from vjepa_jax.evaluation import surprise
 from vjepa_jax.evaluation.jepa_loading import future_mask_token, load_jepa

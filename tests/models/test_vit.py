@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vjepa_jax.models import Predictor, VisionTransformer
-from vjepa_jax.models.layers import stack_layers, unstack_layers
+from vjepa_jax.models.layer_layout import stack_layers, unstack_layers
 
 # Prime-ish tiny sizes so that axes cannot be confused.
 ENC = {'img_size': 48, 'num_frames': 4, 'patch_size': 16, 'tubelet_size': 2, 'embed_dim': 40, 'depth': 3,

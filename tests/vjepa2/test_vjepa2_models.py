@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vjepa_jax.errors import ConfigError
-from vjepa_jax.models import layers
+from vjepa_jax.models import layer_layout
 from vjepa_jax.models.rope import apply_rope, axis_dim, grid_positions, rotate_axis
 from vjepa_jax.models.vjepa2 import (
     VJEPA2AttentiveClassifier,
@@ -103,7 +103,7 @@ def test_apply_rope_leaves_passthrough_channels():
 def test_scan_remat_and_unrolled_agree(encoder_params):
     video = _video()
     ref = _apply(VJEPA2Encoder(**TINY), encoder_params, video)
-    scanned = {**encoder_params, 'blocks': layers.stack_layers(encoder_params['blocks'], 2)}
+    scanned = {**encoder_params, 'blocks': layer_layout.stack_layers(encoder_params['blocks'], 2)}
     out = _apply(VJEPA2Encoder(**TINY, scan_layers=True, remat_policy='full'), scanned, video)
     np.testing.assert_allclose(out, ref, atol=1e-5)
     multi = _apply(VJEPA2Encoder(**TINY, scan_layers=True), scanned, video,
@@ -149,7 +149,7 @@ def test_any_grid_and_images(encoder_params):
 def test_init_keeps_the_depth_rescaling(scan):
     cfg = {**TINY, 'embed_dim': 96, 'num_heads': 4, 'mlp_dim': 384}
     params = _init(VJEPA2Encoder(**cfg, scan_layers=scan), _video())
-    blocks = layers.unstack_layers(params['blocks'])
+    blocks = layer_layout.unstack_layers(params['blocks'])
     for name in ('attn', 'mlp'):
         leaf = 'proj' if name == 'attn' else 'fc2'
         stds = [float(jnp.std(blocks[f'layer_{i}'][name][leaf]['kernel'])) for i in range(2)]
@@ -223,7 +223,7 @@ def test_sharded_scanned_encoder_matches_single_device(encoder_params):
              ('heads', 'tensor'), ('head_dim', None), ('tokens', None), ('layers', None))
     model = VJEPA2Encoder(**TINY, scan_layers=True)
     video = _video(shape=(4, 4, 32, 32, 3))
-    params = {**encoder_params, 'blocks': layers.stack_layers(encoder_params['blocks'], 2)}
+    params = {**encoder_params, 'blocks': layer_layout.stack_layers(encoder_params['blocks'], 2)}
     ref = _apply(model, params, video)
     mesh = jax.make_mesh((2, 2, 2), ('data', 'fsdp', 'tensor'), axis_types=(AxisType.Auto,) * 3)
     specs = nn.get_partition_spec(jax.eval_shape(model.init, jax.random.key(0), video))

@@ -30,7 +30,8 @@ class ConversionError(CheckpointError):
 
 
 
-def _count(keys, pattern: str) -> int:
+def count_blocks(keys, pattern: str) -> int:
+    """Number of blocks ``pattern`` (group 1 = the index) finds in ``keys``; indices must be 0..n-1."""
     found = {int(m.group(1)) for k in keys if (m := re.match(pattern, k))}
     if found and found != set(range(len(found))):
         raise ConversionError(f'Block indices matching {pattern!r} are not contiguous: '
@@ -97,7 +98,7 @@ def encoder_config(sd: Mapping[str, np.ndarray], num_heads: int | None = None,
                                             num_frames, img_size)
     cfg = {'img_size': img_size, 'num_frames': num_frames, 'patch_size': int(patch),
                'tubelet_size': int(tubelet), 'embed_dim': int(width),
-               'depth': _count(sd, r'blocks\.(\d+)\.'),
+               'depth': count_blocks(sd, r'blocks\.(\d+)\.'),
                'num_heads': _heads_for(int(width), num_heads, 'encoder'),
                'mlp_dim': int(sd['blocks.0.mlp.fc1.weight'].shape[0])}
     grid = VisionTransformer(**cfg).grid
@@ -117,11 +118,11 @@ def predictor_config(sd: Mapping[str, np.ndarray], encoder: Mapping[str, Any],
     cfg = {'img_size': encoder['img_size'], 'num_frames': encoder['num_frames'],
                'patch_size': encoder['patch_size'], 'tubelet_size': encoder['tubelet_size'],
                'embed_dim': encoder['embed_dim'], 'predictor_embed_dim': pdim,
-               'depth': _count(sd, r'predictor_blocks\.(\d+)\.'),
+               'depth': count_blocks(sd, r'predictor_blocks\.(\d+)\.'),
                'num_heads': num_heads or encoder['num_heads'],
                'mlp_dim': int(sd['predictor_blocks.0.mlp.fc1.weight'].shape[0])
                if 'predictor_blocks.0.mlp.fc1.weight' in sd else 4 * pdim,
-               'num_mask_tokens': _count(sd, r'mask_tokens\.(\d+)$')}
+               'num_mask_tokens': count_blocks(sd, r'mask_tokens\.(\d+)$')}
     if pdim % cfg['num_heads']:
         raise ConversionError(f'predictor width {pdim} is not divisible by '
                               f'{cfg["num_heads"]} heads; pass --predictor-num-heads.')
@@ -144,4 +145,4 @@ def classifier_config(sd: Mapping[str, np.ndarray], num_heads: int | None = None
     return {'num_classes': int(sd['linear.weight'].shape[0]),
                 'num_heads': _heads_for(width, num_heads, 'classifier'),
                 'mlp_dim': int(sd[_XBLOCK + 'mlp.fc1.weight'].shape[0]),
-                'depth': 1 + _count(sd, r'pooler\.blocks\.(\d+)\.')}
+                'depth': 1 + count_blocks(sd, r'pooler\.blocks\.(\d+)\.')}

@@ -1,4 +1,4 @@
-"""Param trees as flat ``"a/b/c"`` dicts, unrolled layer stacks and abstract shapes."""
+"""Param trees as flat ``"a/b/c"`` dicts and abstract shapes (unrolled: ``models.layer_layout``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from vjepa_jax.models import layers
+from vjepa_jax.models.layer_layout import unroll
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
@@ -31,18 +31,6 @@ def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
             node = node.setdefault(p, {})
         node[leaf] = v
     return tree
-
-
-def unroll(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Scanned block stacks (``layers``) -> unrolled ``layer_{i}``, recursively."""
-    out = {}
-    for k, v in params.items():
-        if isinstance(v, Mapping):
-            v = layers.unstack_layers(v) if 'layers' in v else v
-            out[k] = unroll(v)
-        else:
-            out[k] = v
-    return out
 
 
 def strip_prefix(state_dict: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:

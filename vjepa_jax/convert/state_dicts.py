@@ -17,8 +17,9 @@ from vjepa_jax.convert.key_table import (
 )
 from vjepa_jax.convert.layouts import official_shape, to_official, to_ours
 from vjepa_jax.convert.official_config import ConversionError
-from vjepa_jax.convert.param_trees import abstract_params, flatten, unflatten, unroll
+from vjepa_jax.convert.param_trees import abstract_params, flatten, unflatten
 from vjepa_jax.models.attentive_probe import AttentiveClassifier
+from vjepa_jax.models.layer_layout import unroll
 from vjepa_jax.models.predictor import Predictor
 from vjepa_jax.models.vit import VisionTransformer
 

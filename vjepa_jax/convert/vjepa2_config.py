@@ -9,27 +9,18 @@ non-official widths come from options, with the official defaults.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from vjepa_jax.convert.official_config import ConversionError
+from vjepa_jax.convert.official_config import ConversionError, count_blocks
 from vjepa_jax.models.vjepa2.sizes import (
     ENCODER_HEADS_BY_WIDTH,
     PREDICTOR_HEADS_BY_WIDTH,
 )
 
 PROBE_HEADS = 16  # every official V-JEPA 2 probe config, whatever the encoder
-
-
-def count_blocks(keys, pattern: str) -> int:
-    found = {int(m.group(1)) for k in keys if (m := re.match(pattern, k))}
-    if found and found != set(range(len(found))):
-        raise ConversionError(f'Block indices matching {pattern!r} are not contiguous: '
-                              f'{sorted(found)}.')
-    return len(found)
 
 
 def _heads(width: int, num_heads: int | None, table: Mapping[int, int], what: str,

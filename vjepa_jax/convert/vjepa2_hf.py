@@ -33,7 +33,7 @@ import numpy as np
 
 from vjepa_jax.convert import key_table, param_trees
 from vjepa_jax.convert import vjepa2_official as v2
-from vjepa_jax.convert.official_config import ConversionError
+from vjepa_jax.convert.official_config import ConversionError, count_blocks
 
 CONFIG_FILE = 'config.json'
 WEIGHTS_FILE = 'model.safetensors'
@@ -109,17 +109,13 @@ def official_to_hf(sds: Mapping[str, Mapping[str, np.ndarray]], prefix: str = ''
     return out
 
 
-def _count(keys, pattern: str) -> int:
-    return len({m.group(1) for k in keys if (m := re.fullmatch(pattern, k))})
-
-
 def hf_to_official(hf: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """HF state dict -> un-prefixed official ``{'encoder', 'predictor', 'classifier'}`` dicts
     (those present), in official key order. Unknown or missing HF keys raise, listed together."""
     flat = {k.removeprefix('vjepa2.'): np.asarray(v) for k, v in hf.items()}
-    depth = {'encoder': _count(flat, r'encoder\.layer\.(\d+)\..*'),
-             'predictor': _count(flat, r'predictor\.layer\.(\d+)\..*'),
-             'classifier': _count(flat, r'pooler\.self_attention_layers\.(\d+)\..*')}
+    depth = {'encoder': count_blocks(flat, r'encoder\.layer\.(\d+)\..*'),
+             'predictor': count_blocks(flat, r'predictor\.layer\.(\d+)\..*'),
+             'classifier': count_blocks(flat, r'pooler\.self_attention_layers\.(\d+)\..*')}
     present = {'encoder': any(k.startswith('encoder.') for k in flat),
                'predictor': any(k.startswith('predictor.') for k in flat),
                'classifier': 'pooler.query_tokens' in flat}

@@ -21,15 +21,13 @@ from typing import Any
 import jax
 import numpy as np
 
-from vjepa_jax import checkpointing, encoder_loading
+from vjepa_jax import checkpointing
 from vjepa_jax.errors import CheckpointError
-from vjepa_jax.models.builder import build_jepa_models
+from vjepa_jax.loading import load
+from vjepa_jax.loading.train_workdir import find_train_checkpoint
 from vjepa_jax.models.predictor import Predictor
 from vjepa_jax.models.vit import VisionTransformer
 from vjepa_jax.train.state import init_boxed_state
-
-_TREES = {'encoder': ('params', 'encoder'), 'target_encoder': ('target_encoder',),
-          'predictor': ('params', 'predictor')}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,34 +81,25 @@ def load_jepa(path: str | os.PathLike, *, random_init: bool = False, seed: int =
               **import_kwargs: Any) -> JepaModels:
     """The three models of ``path`` (a training workdir / step, official file or converted dir).
 
-    ``random_init``: the same architecture with fresh weights from ``seed``
-    (nothing but the config is read). ``import_kwargs`` go to the official
-    importer (``num_heads``, ``num_frames``, ``img_size``, ``predictor_num_heads``).
+    Read through ``vjepa_jax.load(path, all_params=True)``. ``random_init``: the
+    same architecture with fresh weights from ``seed``. ``import_kwargs`` go to
+    the official importer (``num_heads``, ``num_frames``, ``img_size``,
+    ``predictor_num_heads``).
     """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f'no checkpoint at {path}; give a pretraining workdir, an '
                               'official .pth.tar or a converted checkpoint directory.')
-    train = (None if checkpointing.is_model_checkpoint(path)
-             else encoder_loading.find_train_checkpoint(path))
-    if train is not None:
-        config = _run_config(*train)
-        encoder, predictor = build_jepa_models(config['model'])
-        token = future_mask_token(config.get('masks'), predictor.num_mask_tokens)
-        if random_init:
-            params = _random_params(encoder, predictor, seed)
-        else:
-            state_dir = train[1] / checkpointing.STATE_ITEM
-            params = {name: encoder_loading._restore_subtree(state_dir, keys)
-                      for name, keys in _TREES.items()}
-        return JepaModels(encoder, predictor, params, token, str(path))
-    from vjepa_jax.pretrained import load_pretrained
-
-    model = load_pretrained(path, **import_kwargs)
+    model = load(path, all_params=True, **import_kwargs)
     if model.encoder is None or model.predictor is None or 'predictor' not in model.params:
         raise CheckpointError(f'{path} is a {model.kind} checkpoint without a predictor; the '
                               'surprise test needs a pretraining checkpoint (encoder + '
                               'predictor).')
+    token = 0
+    train = find_train_checkpoint(path)
+    if train is not None:  # our run: its config says which mask set predicts the future
+        token = future_mask_token(_run_config(*train).get('masks'),
+                                  model.predictor.num_mask_tokens)
     if random_init:
         params = _random_params(model.encoder, model.predictor, seed)
     else:
@@ -118,4 +107,4 @@ def load_jepa(path: str | os.PathLike, *, random_init: bool = False, seed: int =
                   for name, key in (('encoder', 'encoder'), ('predictor', 'predictor'),
                                     ('target_encoder', 'target_encoder'
                                      if 'target_encoder' in model.params else 'encoder'))}
-    return JepaModels(model.encoder, model.predictor, params, 0, str(path))
+    return JepaModels(model.encoder, model.predictor, params, token, str(path))

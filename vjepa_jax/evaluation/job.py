@@ -29,6 +29,7 @@ from vjepa_jax.evaluation import probe_loop, probe_state, probe_steps
 from vjepa_jax.evaluation.frozen_encoder import load_frozen_encoder
 from vjepa_jax.evaluation.probe_data import probe_batches
 from vjepa_jax.input.bad_input import BadInputMonitor
+from vjepa_jax.models.param_count import param_count
 
 RESULTS_FILE = 'results.json'
 
@@ -95,10 +96,9 @@ def run_probe_job(config, workdir: str | os.PathLike) -> dict[str, Any]:
         state = ckpt.restore(start, abstract, train_iter)
     writer = metrics.MetricsWriter(workdir, total_steps=total, clips_per_step=config.batch_size)
     writer.truncate_after(start + 1)
-    probe_params = sum(x.size for x in jax.tree_util.tree_leaves(state.params))
+    probe_params = param_count(state.params)
     writer.banner(config=config, mesh=mesh, global_batch=config.batch_size,
-                  param_counts={'frozen encoder': sum(x.size for x in
-                                                     jax.tree_util.tree_leaves(params)),
+                  param_counts={'frozen encoder': param_count(params),
                                 f'{len(hparams)} probes': probe_params})
     say = print if jax.process_index() == 0 else (lambda *_, **__: None)
     origin = 'random init' if e.random_init else f'{e.which} of {e.checkpoint}'

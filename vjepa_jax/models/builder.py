@@ -29,6 +29,23 @@ from vjepa_jax.models.vit import VisionTransformer
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}
 
 
+def clip_split_problems(variant: str, patch: int, crop_size: int, num_frames: int,
+                        tubelet_size: int) -> list[str]:
+    """Why a model's clip does not split into tubelets (``model.*`` messages); [] when it does.
+
+    The one config-time check of the clip shape, for every model family.
+    """
+    problems = []
+    if crop_size % patch:
+        problems.append(f'model.crop_size {crop_size} is not divisible by the patch size '
+                        f'{patch} of {variant!r}.')
+    if num_frames % tubelet_size:
+        problems.append(f'model.num_frames {num_frames} is not divisible by '
+                        f'model.tubelet_size {tubelet_size}.')
+    return problems
+
+
+
 @dataclasses.dataclass(frozen=True)
 class PredictorConfig(ConfigSection):
     """``model.predictor``: the narrow ViT that fills in masked tokens.
@@ -88,12 +105,8 @@ class ModelConfig(ConfigSection):
             variant = decode_variant(self.variant)
         except ValueError as e:
             return [f'model.variant: {e}']
-        if self.crop_size % variant.patch_size:
-            problems.append(f'model.crop_size {self.crop_size} is not divisible by the patch '
-                            f'size {variant.patch_size} of {self.variant!r}.')
-        if self.num_frames % self.tubelet_size:
-            problems.append(f'model.num_frames {self.num_frames} is not divisible by '
-                            f'model.tubelet_size {self.tubelet_size}.')
+        problems += clip_split_problems(self.variant, variant.patch_size, self.crop_size,
+                                        self.num_frames, self.tubelet_size)
         if self.dtype not in DTYPES:
             problems.append(f'model.dtype {self.dtype!r} is not one of {sorted(DTYPES)}.')
         p = self.predictor

@@ -182,8 +182,8 @@ class BlockStack(nn.Module):
     """``depth`` Blocks, unrolled (params ``layer_{i}``) or scanned (params ``layers``
     with a leading ``layers`` axis); either with optional rematerialisation.
 
-    Both layouts compute the same function; ``stack_layers`` /
-    ``unstack_layers`` convert parameters between them.
+    Both layouts compute the same function; ``layer_layout``
+    converts parameters between them.
     """
 
     depth: int
@@ -217,18 +217,3 @@ class BlockStack(nn.Module):
         for i in range(self.depth):
             x = block_cls(**kwargs, name=f'layer_{i}')(x, mask)
         return x
-
-
-def stack_layers(stack_params: dict[str, Any], depth: int) -> dict[str, Any]:
-    """``{'layer_0': p0, ...}`` -> ``{'layers': stacked}`` (leading axis = layer)."""
-    layers = [stack_params[f'layer_{i}'] for i in range(depth)]
-    return {'layers': jax.tree.map(lambda *xs: np.stack(xs), *layers)}
-
-
-def unstack_layers(stack_params: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of ``stack_layers``; a no-op on already unrolled params."""
-    if 'layers' not in stack_params:
-        return dict(stack_params)
-    depth = jax.tree.leaves(stack_params['layers'])[0].shape[0]
-    return {f'layer_{i}': jax.tree.map(lambda a, i=i: a[i], stack_params['layers'])
-            for i in range(depth)}

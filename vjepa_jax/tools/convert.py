@@ -17,17 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-
 from vjepa_jax import checkpointing
 from vjepa_jax.convert import official, torch_pickle
 from vjepa_jax.errors import ConfigError, cli_exit
 from vjepa_jax.loading import load
 from vjepa_jax.loading.official_file import import_official
-
-
-def _count(tree) -> int:
-    return sum(int(x.size) for x in jax.tree.leaves(tree))
+from vjepa_jax.models.param_count import param_count
 
 
 def _refuse_existing(dst: Path, force: bool) -> None:
@@ -45,7 +40,7 @@ def _import(args: argparse.Namespace) -> None:
     kind = 'classifier' if 'classifier' in converted.params else 'pretraining'
     for name, tree in converted.params.items():
         cfg = converted.config.get(name, converted.config.get('encoder'))
-        print(f'  {name}: {_count(tree):,} params  {cfg}')
+        print(f'  {name}: {param_count(tree):,} params  {cfg}')
     out = checkpointing.save_model_checkpoint(
         args.dst, kind, converted.config, converted.params,
         converted.official_tensors, converted.metadata, overwrite=args.force)

@@ -10,26 +10,12 @@ import jax
 import numpy as np
 
 from vjepa_jax.errors import CheckpointError
-from vjepa_jax.models import layers
+from vjepa_jax.models.layer_layout import match_layout
 from vjepa_jax.train.state import TrainState
 
 logger = logging.getLogger(__name__)
 
 _STACKS = ('blocks', 'predictor_blocks')
-
-
-def _match_layout(loaded: dict[str, Any], template: Any) -> dict[str, Any]:
-    """Stacks (or unstacks) the layer params of ``loaded`` to the template's layout."""
-    out = dict(loaded)
-    for name in _STACKS:
-        if name not in out or name not in template:
-            continue
-        flat = layers.unstack_layers(out[name])
-        if 'layers' in template[name]:
-            out[name] = layers.stack_layers(flat, len(flat))
-        else:
-            out[name] = flat
-    return out
 
 
 def _check_shapes(name: str, loaded: Any, template: Any) -> list[str]:
@@ -71,10 +57,10 @@ def load_init_params(path: str | Path, state: TrainState, shardings: TrainState,
     encoder = loaded.get('encoder', loaded.get('target_encoder'))
     target = loaded.get('target_encoder', encoder)
     params = dict(state.params)
-    trees = {'encoder': _match_layout(encoder, params['encoder']),
-             'target_encoder': _match_layout(target, state.target_encoder)}
+    trees = {'encoder': match_layout(encoder, params['encoder'], _STACKS),
+             'target_encoder': match_layout(target, state.target_encoder, _STACKS)}
     if 'predictor' in loaded:
-        trees['predictor'] = _match_layout(loaded['predictor'], params['predictor'])
+        trees['predictor'] = match_layout(loaded['predictor'], params['predictor'], _STACKS)
     else:
         logger.warning('init_from %s has no predictor: the predictor starts from scratch.', path)
     templates = {'encoder': params['encoder'], 'target_encoder': state.target_encoder,

@@ -27,6 +27,7 @@ from vjepa_jax.input.bad_input import BadInputMonitor
 from vjepa_jax.input.index import mix_indices
 from vjepa_jax.input.pipeline import pretraining_dataset, split_batch
 from vjepa_jax.masks import mask_set_counts
+from vjepa_jax.models.param_count import param_count
 from vjepa_jax.train import config as config_lib
 from vjepa_jax.train import flops
 from vjepa_jax.train.init_from import load_init_params
@@ -70,10 +71,6 @@ class _Preemption:
         from jax.experimental import multihost_utils
         flags = multihost_utils.process_allgather(np.asarray([self.requested]))
         return bool(np.any(flags))
-
-
-def _param_count(tree) -> int:
-    return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
 
 
 @jax.jit
@@ -132,8 +129,8 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
                                    flops_per_step=step_flops, clips_per_step=config.batch_size)
     writer.truncate_after(start + 1)  # lines of steps after the checkpoint are replayed
     writer.banner(config=config, mesh=mesh, global_batch=config.batch_size,
-                  param_counts={'encoder': _param_count(state.params['encoder']),
-                                'predictor': _param_count(state.params['predictor'])},
+                  param_counts={'encoder': param_count(state.params['encoder']),
+                                'predictor': param_count(state.params['predictor'])},
                   sharding_note=sharding.fallback_note(boxed, mesh, rules))
     if jax.process_index() == 0:
         print(f'start: step {start} from {source}; mask counts (context, target) {counts}',

@@ -8,7 +8,7 @@ from typing import Any
 import ml_collections
 
 from vjepa_jax.errors import ConfigError
-from vjepa_jax.models.builder import compute_dtype
+from vjepa_jax.models.builder import clip_split_problems, compute_dtype
 from vjepa_jax.models.vjepa2.encoder import VJEPA2Encoder
 from vjepa_jax.models.vjepa2.predictor import VJEPA2Predictor
 from vjepa_jax.models.vjepa2.sizes import FAMILY, PREDICTOR, decode_vjepa2_variant
@@ -52,12 +52,9 @@ def build_vjepa2_models(cfg: Mapping[str, Any]) -> tuple[VJEPA2Encoder, VJEPA2Pr
     variant = decode_vjepa2_variant(cfg['variant'])
     patch, crop, frames = variant.patch_size, int(cfg['crop_size']), int(cfg['num_frames'])
     tubelet = int(cfg['tubelet_size'])
-    if crop % patch:
-        raise ConfigError(f'model.crop_size {crop} is not divisible by the patch size {patch} '
-                          f'of variant {cfg["variant"]!r}.')
-    if frames % tubelet:
-        raise ConfigError(f'model.num_frames {frames} is not divisible by model.tubelet_size '
-                          f'{tubelet}.')
+    problems = clip_split_problems(cfg['variant'], patch, crop, frames, tubelet)
+    if problems:
+        raise ConfigError(' '.join(problems))
     shared = {
         'img_size': crop, 'num_frames': frames, 'patch_size': patch, 'tubelet_size': tubelet,
         'rope_interleave': bool(cfg['rope_interleave']), 'dtype': compute_dtype(cfg['dtype']),
