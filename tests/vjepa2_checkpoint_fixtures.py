@@ -9,13 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from vjepa_jax.convert import vjepa2_formats, vjepa2_hf
 from vjepa_jax.input.normalize import normalize_video
-from vjepa_jax.models.vjepa2 import VJEPA2AttentiveClassifier, VJEPA2Encoder, VJEPA2Predictor
+from vjepa_jax.models.vjepa2 import (
+    VJEPA2AttentiveClassifier,
+    VJEPA2Encoder,
+    VJEPA2Predictor,
+)
 
 # Width 48 / 2 heads (head_dim 24: RoPE 3 x 8), 2 blocks, patch 16; 4 frames x 32 px -> 8 tokens.
 ENCODER = {'img_size': 32, 'num_frames': 4, 'patch_size': 16, 'tubelet_size': 2,
@@ -29,7 +34,7 @@ PT_OPTIONS = {'num_heads': 2, 'predictor_num_heads': 2, 'img_size': 32, 'num_fra
 
 
 def _np(tree: Any) -> Any:
-    return jax.tree.map(lambda x: np.asarray(x, np.float32), tree)
+    return jax.tree.map(lambda x: np.asarray(x, np.float32), nn.unbox(tree))
 
 
 def tiny_pretraining(seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:

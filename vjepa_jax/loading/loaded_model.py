@@ -21,7 +21,11 @@ from vjepa_jax.input.normalize import normalize_video
 from vjepa_jax.input.transforms import eval_transform
 from vjepa_jax.loading.provenance import Provenance
 from vjepa_jax.models import AttentiveClassifier, Predictor, VisionTransformer
-from vjepa_jax.models.vjepa2 import VJEPA2AttentiveClassifier, VJEPA2Encoder, VJEPA2Predictor
+from vjepa_jax.models.vjepa2 import (
+    VJEPA2AttentiveClassifier,
+    VJEPA2Encoder,
+    VJEPA2Predictor,
+)
 
 # The module classes of each model family, by config entry; ``config['family']`` picks the row
 # (absent: V-JEPA 1, whose configs predate the field).
