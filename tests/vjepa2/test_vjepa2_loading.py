@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 from conftest import SHARED_FIXTURES
@@ -9,13 +10,14 @@ from vjepa2_checkpoint_fixtures import (
     PT_OPTIONS,
     clips,
     direct_tokens,
+    tiny_pretraining,
     write_hf_dir,
     write_pretraining_pt,
     write_probe_pt,
 )
 
 import vjepa_jax
-from vjepa_jax.convert import vjepa2_hf
+from vjepa_jax.convert import vjepa2_formats, vjepa2_hf
 from vjepa_jax.convert.official_config import ConversionError
 from vjepa_jax.loading import NormalizedClips
 from vjepa_jax.models import VisionTransformer
@@ -111,3 +113,25 @@ def test_official_fixture_files_load_and_v1_files_still_go_to_v1():
         v1 = vjepa_jax.load(V1_FILE, num_heads=4)
         assert v1.provenance.format == 'official_vjepa'
         assert isinstance(v1.encoder, VisionTransformer)
+
+
+def test_probe_job_frozen_encoder_loads_vjepa2_checkpoints(tmp_path):
+    from vjepa_jax.evaluation.frozen_encoder import (
+        FrozenEncoderConfig,
+        load_frozen_encoder,
+    )
+
+    # The probe needs no predictor (whose tiny width would need predictor_num_heads).
+    config, params = tiny_pretraining()
+    del params['predictor'], config['predictor']
+    vjepa2_formats.PRETRAINING_PT.write(tmp_path / 'vitl.pt', config, params)
+    write_hf_dir(tmp_path / 'hf')
+    encoder, tree = load_frozen_encoder(FrozenEncoderConfig(
+        str(tmp_path / 'vitl.pt'), dtype='float32', num_heads=2, num_frames=4))
+    assert isinstance(encoder, VJEPA2Encoder) and encoder.num_frames == 4
+    assert jax.tree.structure(tree) == jax.tree.structure(params['target_encoder'])
+    # HF directories take none of the official-file options; they are not passed on.
+    encoder, tree = load_frozen_encoder(FrozenEncoderConfig(
+        str(tmp_path / 'hf'), which='encoder', dtype='float32', num_frames=4))
+    assert isinstance(encoder, VJEPA2Encoder)
+    jax.tree.map(np.testing.assert_array_equal, tree, params['encoder'])

@@ -14,7 +14,9 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from vjepa_jax.convert import vjepa2_formats
 from vjepa_jax.loading import load
+from vjepa_jax.loading.vjepa2_files import OPTIONS as VJEPA2_OPTIONS
 from vjepa_jax.models.builder import DTYPES
 
 ENCODER_DTYPES = ('auto', *DTYPES)
@@ -25,13 +27,14 @@ WHICH = ('target_encoder', 'encoder')
 class FrozenEncoderConfig:
     """The frozen encoder of a probe job.
 
-    ``checkpoint``: an official ``.pth.tar``, a converted model directory or a
+    ``checkpoint``: an official ``.pth.tar``, an official V-JEPA 2 pretraining
+    ``.pt``, a Hugging Face V-JEPA 2 directory, a converted model directory or a
     pretraining workdir (must be given). ``which``: the EMA target encoder or
     the online encoder. ``dtype``: ``'auto'`` is bfloat16 on accelerators and
     float32 on CPU. ``random_init``: the same architecture freshly initialised.
-    ``num_heads`` / ``num_frames``: official ``.pth.tar`` files only (they store
-    no config): the head count (None: the official one for the width) and the
-    clip length the model was built for.
+    ``num_heads`` / ``num_frames``: official ``.pth.tar`` / ``.pt`` files only
+    (they store no config): the head count (None: the official one for the
+    width) and the clip length the model was built for.
     """
 
     checkpoint: str | None = None
@@ -77,6 +80,9 @@ def load_frozen_encoder(config: FrozenEncoderConfig,
     import_kwargs: dict[str, Any] = {'num_frames': config.num_frames}  # resolution: the table
     if config.num_heads is not None:
         import_kwargs['num_heads'] = config.num_heads
+    fmt = vjepa2_formats.detect_format(config.checkpoint)
+    if fmt is not None:  # a V-JEPA 2 format takes only its own options (HF dirs: none of these)
+        import_kwargs = {k: v for k, v in import_kwargs.items() if k in VJEPA2_OPTIONS[fmt.name]}
     loaded = load(config.checkpoint, which=config.which, dtype=config.compute_dtype,
                   **import_kwargs)
     encoder, params = loaded.encoder, loaded.encoder_params
