@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_FIXTURES
 from vjepa2_checkpoint_fixtures import (
+    ENCODER,
     PT_OPTIONS,
     clips,
     direct_tokens,
@@ -135,3 +136,33 @@ def test_probe_job_frozen_encoder_loads_vjepa2_checkpoints(tmp_path):
         str(tmp_path / 'hf'), which='encoder', dtype='float32', num_frames=4))
     assert isinstance(encoder, VJEPA2Encoder)
     jax.tree.map(np.testing.assert_array_equal, tree, params['encoder'])
+
+
+def test_frozen_encoder_out_layers_give_multilevel_features(tmp_path):
+    from vjepa_jax.errors import ConfigError
+    from vjepa_jax.evaluation import config as probe_config_lib
+    from vjepa_jax.evaluation.frozen_encoder import (
+        FrozenEncoderConfig,
+        load_frozen_encoder,
+    )
+    from vjepa_jax.input.normalize import normalize_video
+
+    _, params = write_hf_dir(tmp_path / 'hf')
+    encoder, tree = load_frozen_encoder(FrozenEncoderConfig(
+        str(tmp_path / 'hf'), which='encoder', dtype='float32', out_layers=(0, 1)))
+    video = normalize_video(clips(3, (1, 4, 32, 32, 3)))
+    tokens = encoder.apply({'params': tree}, video)  # as the probe job applies it
+    assert tokens.shape == (1, 16, 48)
+    np.testing.assert_array_equal(tokens[:, 8:], VJEPA2Encoder(**ENCODER).apply(
+        {'params': params['encoder']}, video))  # the last block through the final norm
+    with pytest.raises(ConfigError, match=r'out_layers \[5\]'):
+        load_frozen_encoder(FrozenEncoderConfig(str(tmp_path / 'hf'), which='encoder',
+                                                out_layers=(1, 5)))
+    if V1_FILE.is_file():
+        with pytest.raises(ConfigError, match='V-JEPA 2 encoders'):
+            load_frozen_encoder(FrozenEncoderConfig(str(V1_FILE), num_heads=4, out_layers=(0,)))
+    config = probe_config_lib.probe_config()
+    config.encoder.out_layers = (17, 19, 21, 23)
+    assert probe_config_lib.SECTIONS['encoder'](**config.encoder).out_layers == (17, 19, 21, 23)
+    assert FrozenEncoderConfig('x', out_layers=()).problems() == [
+        'out_layers is empty: list block indices, or None for the last block.']

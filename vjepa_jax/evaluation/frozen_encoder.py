@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from vjepa_jax.convert import vjepa2_formats
+from vjepa_jax.errors import ConfigError
 from vjepa_jax.loading import load
 from vjepa_jax.loading.vjepa2_files import OPTIONS as VJEPA2_OPTIONS
 from vjepa_jax.models.builder import DTYPES
@@ -34,7 +35,10 @@ class FrozenEncoderConfig:
     float32 on CPU. ``random_init``: the same architecture freshly initialised.
     ``num_heads`` / ``num_frames``: official ``.pth.tar`` / ``.pt`` files only
     (they store no config): the head count (None: the official one for the
-    width) and the clip length the model was built for.
+    width) and the clip length the model was built for. ``out_layers``: V-JEPA
+    2 encoders only: the features are these blocks' outputs, each through the
+    final norm, concatenated along tokens (the official multilevel probes, e.g.
+    ``(17, 19, 21, 23)`` for ViT-L); None: the last block's.
     """
 
     checkpoint: str | None = None
@@ -43,6 +47,7 @@ class FrozenEncoderConfig:
     random_init: bool = False
     num_heads: int | None = None
     num_frames: int = 16
+    out_layers: tuple[int, ...] | None = None
 
     def problems(self) -> list[str]:
         out = []
@@ -57,6 +62,8 @@ class FrozenEncoderConfig:
             out.append(f'num_heads must be >= 1 (or None: official), got {self.num_heads}.')
         if self.num_frames < 1:
             out.append(f'num_frames must be >= 1, got {self.num_frames}.')
+        if self.out_layers is not None and not self.out_layers:
+            out.append('out_layers is empty: list block indices, or None for the last block.')
         return out
 
     @property
@@ -86,6 +93,15 @@ def load_frozen_encoder(config: FrozenEncoderConfig,
     loaded = load(config.checkpoint, which=config.which, dtype=config.compute_dtype,
                   **import_kwargs)
     encoder, params = loaded.encoder, loaded.encoder_params
+    if config.out_layers is not None:
+        if loaded.family != 'vjepa2':
+            raise ConfigError(f'encoder.out_layers is for V-JEPA 2 encoders; {config.checkpoint} '
+                              'holds a V-JEPA 1 encoder (set encoder.out_layers = None).')
+        bad = [i for i in config.out_layers if not 0 <= i < encoder.depth]
+        if bad:
+            raise ConfigError(f'encoder.out_layers {bad} are not blocks of this {encoder.depth}-'
+                              f'block encoder; give indices in [0, {encoder.depth}).')
+        encoder = encoder.clone(out_layers=tuple(int(i) for i in config.out_layers))
     if config.random_init:
         params = random_encoder_params(encoder, seed)
     return encoder, params
