@@ -38,7 +38,8 @@ class FrozenEncoderConfig:
     width) and the clip length the model was built for. ``out_layers``: V-JEPA
     2 encoders only: the features are these blocks' outputs, each through the
     final norm, concatenated along tokens (the official multilevel probes, e.g.
-    ``(17, 19, 21, 23)`` for ViT-L); None: the last block's.
+    ``(17, 19, 21, 23)`` for ViT-L; negative: from the last); None: the last
+    block's.
     """
 
     checkpoint: str | None = None
@@ -97,10 +98,11 @@ def load_frozen_encoder(config: FrozenEncoderConfig,
         if loaded.family != 'vjepa2':
             raise ConfigError(f'encoder.out_layers is for V-JEPA 2 encoders; {config.checkpoint} '
                               'holds a V-JEPA 1 encoder (set encoder.out_layers = None).')
-        bad = [i for i in config.out_layers if not 0 <= i < encoder.depth]
+        bad = [i for i in config.out_layers if not -encoder.depth <= i < encoder.depth]
         if bad:
             raise ConfigError(f'encoder.out_layers {bad} are not blocks of this {encoder.depth}-'
-                              f'block encoder; give indices in [0, {encoder.depth}).')
+                              f'block encoder; give indices in [-{encoder.depth}, '
+                              f'{encoder.depth}).')
         encoder = encoder.clone(out_layers=tuple(int(i) for i in config.out_layers))
     if config.random_init:
         params = random_encoder_params(encoder, seed)

@@ -100,7 +100,7 @@ class ProbeOptimizerConfig:
     weight_decays: tuple[float, ...] = (0.01,)
     start_lr_factor: float = 1.0
     final_lr: float = 0.0
-    final_weight_decay: float = 1e-6
+    final_weight_decay: float | None = 1e-6  # None: constant, each probe's own weight decay
     warmup_epochs: float = 0.0
     clip_grad: float | None = 1.0
     betas: tuple[float, float] = (0.9, 0.999)
@@ -136,6 +136,7 @@ class ProbeOptimizerConfig:
             Schedules(steps_per_epoch=steps_per_epoch, num_epochs=self.num_epochs,
                       warmup_epochs=self.warmup_epochs, start_lr=self.start_lr_factor * lr,
                       lr=lr, final_lr=self.final_lr, weight_decay=wd,
-                      final_weight_decay=self.final_weight_decay, ipe_scale=1.0,
+                      final_weight_decay=(wd if self.final_weight_decay is None
+                                          else self.final_weight_decay), ipe_scale=1.0,
                       clip_grad=None)
             for lr, wd in self.grid)
