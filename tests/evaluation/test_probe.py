@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from vjepa_jax import sharding
+from vjepa_jax.errors import ConfigError
 from vjepa_jax.evaluation import (
     multiview,
     probe_loop,
@@ -20,6 +21,7 @@ from vjepa_jax.evaluation import (
 )
 from vjepa_jax.input import probe_clips
 from vjepa_jax.models import VisionTransformer
+from vjepa_jax.models.vjepa2 import VJEPA2AttentiveClassifier, VJEPA2Encoder
 
 B, S, V, N, D, C = 16, 2, 1, 3, 8, 4
 
@@ -88,6 +90,30 @@ def test_probe_learns_labelled_features_with_one_compilation():
     tokens, labels = _labelled_tokens(123, views=3)  # unseen samples, 3 views
     counts = jax.device_get(EVAL(state, tokens, labels, valid, setup=setup))
     assert counts['count'] == B and counts['top1'][0] == counts['top1'][2] == B
+
+
+def test_vjepa2_probe_head_is_built_from_the_config_and_learns():
+    encoder = VJEPA2Encoder(embed_dim=32, depth=1, num_heads=2, mlp_dim=64)
+    head = probe_recipe.ProbeHeadConfig(depth=2, kind='vjepa2')
+    probe = probe_recipe.probe_for(head, C, encoder)
+    assert isinstance(probe, VJEPA2AttentiveClassifier)
+    assert (probe.num_heads, probe.depth, probe.mlp_dim) == (16, 2, 128)  # not the encoder's 2
+    assert probe_recipe.probe_for(probe_recipe.ProbeHeadConfig(), C, encoder).num_heads == 2
+    assert probe_recipe.ProbeHeadConfig(kind='v3', num_heads=0).problems() == [
+        "kind 'v3' is not one of ['vjepa1', 'vjepa2'].",
+        'num_heads must be >= 1 (or None: the default), got 0.']
+    with pytest.raises(ConfigError, match='probe.num_heads 5'):
+        probe_recipe.probe_for(probe_recipe.ProbeHeadConfig(kind='vjepa2', num_heads=5), C,
+                               encoder)
+    # On the probe job's train step: self-attention blocks, then the query, learn the labels.
+    module = probe_recipe.make_probe(C, D, num_heads=2, depth=2, kind='vjepa2')
+    config = probe_recipe.ProbeOptimizerConfig(num_epochs=2, lrs=(1e-2,), weight_decays=(0.01,))
+    setup = probe_state.make_setup(config, module, 20, True)
+    state = probe_state.init_probe_state(setup, D)
+    valid = jnp.ones((B,), bool)
+    for i in range(40):
+        state, metrics = STEP(state, *_labelled_tokens(i % 5), valid, setup=setup)
+    assert float(metrics['loss'][0]) < 0.3
 
 
 def test_grid_probes_train_independently():

@@ -14,6 +14,7 @@ import pytest
 from cli_runs import experiment_config, write_videos
 from conftest import REPO
 from test_encoder_loading import official_file
+from vjepa2_checkpoint_fixtures import write_hf_dir
 
 from vjepa_jax.evaluation import job
 from vjepa_jax.recipe_parts import probe as probe_parts
@@ -23,6 +24,9 @@ OFFICIAL = {'k400': 400, 'ssv2': 174, 'in1k': 1000, 'places205': 365, 'inat21': 
 # Always on: one video file (segments x views) and one image file (TFDS reading); the
 # others differ from these only in their recipe's values (about 10 s of CPU each).
 FAST = ('k400', 'in1k')
+# V-JEPA 2 recipes, on a tiny V-JEPA 2 encoder written in the test (HF layout: no options).
+VJEPA2 = {'vjepa2_diving48': 48, 'vjepa2_ssv2': 174}
+VJEPA2_FAST = ('vjepa2_diving48',)  # multilevel features and the V-JEPA 2 probe head
 
 
 def _stand_in_images(out):
@@ -55,8 +59,8 @@ def test_runlocal_only_shrinks_sizes():
     shrunk = {'encoder.dtype', 'clip.frames_per_clip', 'clip.frame_step', 'clip.crop_size',
               'clip.num_segments', 'clip.num_views_per_segment', 'batch_size',
               'eval_batch_size', 'optimizer.num_epochs', 'data.num_workers',
-              'data.read_threads', 'log_every'}
-    for task in OFFICIAL:
+              'data.read_threads', 'log_every', 'encoder.out_layers'}
+    for task in (*OFFICIAL, *VJEPA2):
         full = _flat(experiment_config(PROBES / f'{task}.py', 'data=/d'))
         local = _flat(experiment_config(PROBES / f'{task}.py', 'data=/d,runlocal'))
         assert set(full) == set(local)
@@ -82,3 +86,17 @@ def test_official_probe_file_runs_two_steps_at_runlocal(task, local_data, tmp_pa
     assert result['steps'] == 2 and [h['epoch'] for h in result['history']] == [1, 2]
     assert result['num_val'] == 8 and result['num_classes'] == OFFICIAL[task]
     assert (tmp_path / 'checkpoints' / '2').is_dir()
+
+
+@pytest.mark.parametrize('task', [t if t in VJEPA2_FAST else pytest.param(t, marks=pytest.mark.slow)
+                                  for t in VJEPA2])
+def test_vjepa2_probe_file_runs_two_steps_at_runlocal(task, local_data, tmp_path):
+    write_hf_dir(tmp_path / 'vjepa2_hf')
+    config = experiment_config(PROBES / f'{task}.py', f'runlocal,checkpoint={tmp_path}/vjepa2_hf,'
+                               f'data={local_data["video"]}')
+    assert (config.probe.kind, config.probe.depth, config.probe.num_heads) == ('vjepa2', 4, 16)
+    config.unlock()
+    config.encoder.which = 'encoder'  # an HF directory holds one encoder
+    result = job.run_probe_job(config, tmp_path / 'run')
+    assert result['steps'] == 2 and [h['epoch'] for h in result['history']] == [1, 2]
+    assert result['num_val'] == 8 and result['num_classes'] == VJEPA2[task]

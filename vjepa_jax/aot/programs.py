@@ -123,9 +123,7 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     (recipe, _), (head, _), (clip, _) = recipe, head, clip
     config_problems(problems)
     d = config.data
-    head_dtype = jnp.dtype(head.dtype) if head.dtype else encoder.dtype
-    module = probe_recipe.make_probe(d.num_classes, encoder.embed_dim, encoder.num_heads,
-                                     head.depth, head_dtype)
+    module = probe_recipe.probe_for(head, d.num_classes, encoder)
     setup = probe_state.make_setup(recipe, module, steps_per_epoch=1000,
                                    attend_across_segments=clip.attend_across_segments)
     features, train, evaluate = probe_steps.jit_probe_fns(encoder, setup, mesh, rules)

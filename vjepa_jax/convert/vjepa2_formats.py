@@ -50,8 +50,9 @@ def _is_pretraining_pt(path: str | os.PathLike) -> bool:
     # RoPE models hold no position table; V-JEPA 1 files always do. A released V-JEPA 2 file
     # with a leftover pos_embed is not detected: read it with this format explicitly.
     data = _pickle_bytes(path)
+    # b'classifier' also rules out V-JEPA 1 probes, whose pooler blocks match the key above.
     return (data is not None and b'blocks.0.attn.qkv.weight' in data
-            and b'pos_embed' not in data and b'classifiers' not in data
+            and b'pos_embed' not in data and b'classifier' not in data
             and b'action_encoder' not in data)  # V-JEPA 2-AC: a later format
 
 

@@ -28,20 +28,36 @@ import jax.numpy as jnp
 from vjepa_jax.errors import ConfigError
 from vjepa_jax.models.attentive_probe import AttentiveClassifier
 from vjepa_jax.models.builder import DTYPES
+from vjepa_jax.models.vjepa2 import VJEPA2AttentiveClassifier
 from vjepa_jax.train.schedules import Schedules
 
 OFFICIAL_MLP_RATIO = 4
+PROBE_KINDS = ('vjepa1', 'vjepa2')
+VJEPA2_PROBE_HEADS = 16  # every official V-JEPA 2 probe, whatever the encoder
 
 
 @dataclasses.dataclass(frozen=True)
 class ProbeHeadConfig:
-    """The attentive probe (``config.probe``): ``depth`` blocks; ``dtype`` None = the encoder's."""
+    """The attentive probe (``config.probe``); ``dtype`` None = the encoder's.
+
+    ``kind``: ``'vjepa1'``, V-JEPA 1's probe (``depth`` query cross-attention
+    blocks, the encoder's head count), or ``'vjepa2'``, V-JEPA 2's
+    (``depth - 1`` self-attention blocks on the tokens, then the query's
+    cross-attention; 16 heads, independent of the encoder's; official depth 4).
+    ``num_heads`` None: that default.
+    """
 
     depth: int = 1
     dtype: str | None = None
+    kind: str = 'vjepa1'
+    num_heads: int | None = None
 
     def problems(self) -> list[str]:
         out = [] if self.depth >= 1 else [f'depth must be >= 1, got {self.depth}.']
+        if self.kind not in PROBE_KINDS:
+            out.append(f'kind {self.kind!r} is not one of {list(PROBE_KINDS)}.')
+        if self.num_heads is not None and self.num_heads < 1:
+            out.append(f'num_heads must be >= 1 (or None: the default), got {self.num_heads}.')
         if self.dtype is not None and self.dtype not in DTYPES:
             out.append(f'dtype {self.dtype!r} is not one of {list(DTYPES)} (or None: the '
                        "encoder's).")
@@ -49,10 +65,26 @@ class ProbeHeadConfig:
 
 
 def make_probe(num_classes: int, embed_dim: int, num_heads: int, depth: int = 1,
-               dtype: Any = jnp.float32) -> AttentiveClassifier:
-    """The official video probe: one query, depth 1, MLP ``4 * embed_dim``; float32 params."""
-    return AttentiveClassifier(num_classes=num_classes, num_heads=num_heads,
-                               mlp_dim=OFFICIAL_MLP_RATIO * embed_dim, depth=depth, dtype=dtype)
+               dtype: Any = jnp.float32, kind: str = 'vjepa1'
+               ) -> AttentiveClassifier | VJEPA2AttentiveClassifier:
+    """The official video probe of ``kind``: one query, MLP ``4 * embed_dim``; float32 params."""
+    cls = {'vjepa1': AttentiveClassifier, 'vjepa2': VJEPA2AttentiveClassifier}.get(kind)
+    if cls is None:
+        raise ConfigError(f'probe.kind {kind!r} is not one of {list(PROBE_KINDS)}.')
+    return cls(num_classes=num_classes, num_heads=num_heads,
+               mlp_dim=OFFICIAL_MLP_RATIO * embed_dim, depth=depth, dtype=dtype)
+
+
+def probe_for(head: ProbeHeadConfig, num_classes: int, encoder: Any
+              ) -> AttentiveClassifier | VJEPA2AttentiveClassifier:
+    """The probe module ``head`` describes on ``encoder``'s tokens (width, heads, dtype)."""
+    dtype = jnp.dtype(head.dtype) if head.dtype else encoder.dtype
+    heads = head.num_heads or (encoder.num_heads if head.kind == 'vjepa1'
+                               else VJEPA2_PROBE_HEADS)
+    if encoder.embed_dim % heads:
+        raise ConfigError(f'probe.num_heads {heads} does not divide the encoder width '
+                          f'{encoder.embed_dim}; set probe.num_heads to a divisor.')
+    return make_probe(num_classes, encoder.embed_dim, heads, head.depth, dtype, head.kind)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +100,7 @@ class ProbeOptimizerConfig:
     weight_decays: tuple[float, ...] = (0.01,)
     start_lr_factor: float = 1.0
     final_lr: float = 0.0
-    final_weight_decay: float = 1e-6
+    final_weight_decay: float | None = 1e-6  # None: constant, each probe's own weight decay
     warmup_epochs: float = 0.0
     clip_grad: float | None = 1.0
     betas: tuple[float, float] = (0.9, 0.999)
@@ -104,6 +136,7 @@ class ProbeOptimizerConfig:
             Schedules(steps_per_epoch=steps_per_epoch, num_epochs=self.num_epochs,
                       warmup_epochs=self.warmup_epochs, start_lr=self.start_lr_factor * lr,
                       lr=lr, final_lr=self.final_lr, weight_decay=wd,
-                      final_weight_decay=self.final_weight_decay, ipe_scale=1.0,
+                      final_weight_decay=(wd if self.final_weight_decay is None
+                                          else self.final_weight_decay), ipe_scale=1.0,
                       clip_grad=None)
             for lr, wd in self.grid)

@@ -20,9 +20,10 @@ from vjepa_jax import sharding
 from vjepa_jax.evaluation.probe_recipe import (
     ProbeHeadConfig,
     ProbeOptimizerConfig,
-    make_probe,
+    probe_for,
 )
 from vjepa_jax.models.attentive_probe import AttentiveClassifier
+from vjepa_jax.models.vjepa2 import VJEPA2AttentiveClassifier
 from vjepa_jax.train import optimizer
 from vjepa_jax.train.schedules import Schedules
 
@@ -50,7 +51,7 @@ class ProbeState:
 class ProbeSetup:
     """Static description of the probe update: module, per-probe schedules, loss layout."""
 
-    probe: AttentiveClassifier
+    probe: AttentiveClassifier | VJEPA2AttentiveClassifier  # ProbeHeadConfig.kind
     schedules: tuple[Schedules, ...]
     attend_across_segments: bool = True
     clip_grad: float | None = 1.0
@@ -111,8 +112,7 @@ def probe_setup(encoder: flax.linen.Module, num_classes: int,
                 attend_across_segments: bool = True,
                 seed: int = 0) -> tuple[ProbeSetup, ProbeState]:
     """The grid's static setup for ``encoder``'s features and its fresh state, replicated."""
-    dtype = jnp.dtype(head.dtype) if head.dtype else encoder.dtype
-    probe = make_probe(num_classes, encoder.embed_dim, encoder.num_heads, head.depth, dtype)
+    probe = probe_for(head, num_classes, encoder)
     setup = make_setup(optimizer_config, probe, steps_per_epoch, attend_across_segments)
     state = jax.device_put(init_probe_state(setup, encoder.embed_dim, seed),
                            sharding.replicated(mesh))

@@ -30,14 +30,17 @@ def canonical_which(which: str | None) -> str | None:
 def load(path: str | os.PathLike, *, step: int | None = None, which: str | None = None,
          dtype: str | Any | None = None, all_params: bool = False,
          **official_import_options: Any) -> LoadedModel:
-    """Loads any checkpoint: an official V-JEPA file, a converted directory, a training workdir.
+    """Loads any checkpoint: an official V-JEPA / V-JEPA 2 file, a Hugging Face V-JEPA 2
+    directory, a converted directory, a training workdir.
 
     The format is found by the readers in ``loading.readers.READERS`` (that
     module's docstring says how a format is added).
 
     Args:
       path: an official ``.pth.tar`` (pretraining or attentive probe; read
-        without torch), our converted model directory (``python -m
+        without torch), an official V-JEPA 2 ``.pt`` (pretraining such as
+        ``vitl.pt``, or a probe), a Hugging Face V-JEPA 2 directory
+        (``config.json`` + safetensors, read without torch), our converted model directory (``python -m
         vjepa_jax.tools.convert import``), or a training workdir
         (``WORKDIR``, ``WORKDIR/checkpoints``, ``WORKDIR/checkpoints/<step>``).
       step: training workdirs: the step to read (None: the one the path names,
@@ -57,7 +60,10 @@ def load(path: str | os.PathLike, *, step: int | None = None, which: str | None 
         for the formats that store their config): ``num_heads`` (needed when
         the width is not an official size), ``num_frames`` (default 16),
         ``img_size`` (default: from the position table),
-        ``predictor_num_heads``. None values count as not given.
+        ``predictor_num_heads``; V-JEPA 2 ``.pt``: the same (``img_size``
+        default 256), probe ``.pt``: ``num_heads`` (default 16); Hugging Face
+        directories: ``probe_num_heads``, ``probe_layer_norm_eps``. None
+        values count as not given.
 
     Returns:
       ``LoadedModel``: ``encoder`` / ``predictor`` / ``classifier`` modules,

@@ -21,6 +21,20 @@ from vjepa_jax.input.normalize import normalize_video
 from vjepa_jax.input.transforms import eval_transform
 from vjepa_jax.loading.provenance import Provenance
 from vjepa_jax.models import AttentiveClassifier, Predictor, VisionTransformer
+from vjepa_jax.models.vjepa2 import (
+    VJEPA2AttentiveClassifier,
+    VJEPA2Encoder,
+    VJEPA2Predictor,
+)
+
+# The module classes of each model family, by config entry; ``config['family']`` picks the row
+# (absent: V-JEPA 1, whose configs predate the field).
+FAMILY_MODULES: dict[str, dict[str, type]] = {
+    'vjepa': {'encoder': VisionTransformer, 'predictor': Predictor,
+              'classifier': AttentiveClassifier},
+    'vjepa2': {'encoder': VJEPA2Encoder, 'predictor': VJEPA2Predictor,
+               'classifier': VJEPA2AttentiveClassifier},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +60,8 @@ class LoadedModel:
         (an attentive probe).
       config: JSON-able constructor arguments of the modules, by name
         (``encoder``, ``predictor``, ``classifier``; ``embed_dim`` for a
-        classifier: the width of the features it reads).
+        classifier: the width of the features it reads) and ``family``
+        (``'vjepa2'`` for V-JEPA 2; absent for V-JEPA 1).
       params: the trees read, by name (``encoder``, ``target_encoder``,
         ``predictor``, ``classifier``), NumPy float32 in the module's layout,
         each ready for ``module.apply({'params': tree}, ...)``.
@@ -60,12 +75,17 @@ class LoadedModel:
     config: dict[str, Any]
     params: dict[str, Any]
     provenance: Provenance
-    encoder: VisionTransformer | None = None
-    predictor: Predictor | None = None
-    classifier: AttentiveClassifier | None = None
+    encoder: VisionTransformer | VJEPA2Encoder | None = None
+    predictor: Predictor | VJEPA2Predictor | None = None
+    classifier: AttentiveClassifier | VJEPA2AttentiveClassifier | None = None
     official_tensors: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     _jitted: dict[bool, Any] = dataclasses.field(default_factory=dict, init=False, repr=False,
                                                  compare=False)
+
+    @property
+    def family(self) -> str:
+        """``'vjepa'`` (V-JEPA 1) or ``'vjepa2'``, from ``config['family']``."""
+        return model_family(self.config)
 
     @property
     def which(self) -> str | None:
@@ -160,7 +180,7 @@ class LoadedModel:
         clips = np.stack([eval_transform(clip, encoder.img_size, 1)[0] for clip in frames])
         return NormalizedClips(normalize_video(clips))
 
-    def _require_encoder(self) -> VisionTransformer:
+    def _require_encoder(self) -> VisionTransformer | VJEPA2Encoder:
         if self.encoder is None:
             raise CheckpointError(f'{self.provenance.path} is a {self.kind} checkpoint without '
                                   'an encoder; give a pretraining checkpoint.')
@@ -176,16 +196,26 @@ class LoadedModel:
 def build_model(kind: str, config: dict[str, Any], params: dict[str, Any],
                 provenance: Provenance,
                 official_tensors: dict[str, np.ndarray] | None = None) -> LoadedModel:
-    """A ``LoadedModel`` with the modules ``config`` describes (module keyword arguments)."""
+    """A ``LoadedModel`` with the modules ``config`` describes (module keyword arguments).
+
+    The module classes come from ``FAMILY_MODULES[config['family']]``.
+    """
+    modules = FAMILY_MODULES[model_family(config)]
     model = LoadedModel(kind, config, params, provenance,
                         official_tensors=dict(official_tensors or {}))
-    if 'encoder' in config:
-        model.encoder = VisionTransformer(**_module_kwargs(config['encoder']))
-    if 'predictor' in config:
-        model.predictor = Predictor(**_module_kwargs(config['predictor']))
-    if 'classifier' in config:
-        model.classifier = AttentiveClassifier(**_module_kwargs(config['classifier']))
+    for name, cls in modules.items():
+        if name in config:
+            setattr(model, name, cls(**_module_kwargs(config[name])))
     return model
+
+
+def model_family(config: dict[str, Any]) -> str:
+    """The family of a model config: its ``family`` field, ``'vjepa'`` when absent."""
+    family = config.get('family', 'vjepa')
+    if family not in FAMILY_MODULES:
+        raise CheckpointError(f'model family {family!r} is not one this version reads (have '
+                              f'{", ".join(FAMILY_MODULES)}); upgrade vjepa_jax.')
+    return family
 
 
 def _module_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:

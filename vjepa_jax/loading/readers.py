@@ -8,12 +8,15 @@ and lets the first that does ``read`` it. Built in, in this order:
   ``train_workdir``   a ``python -m vjepa_jax.main`` workdir, its
                       ``checkpoints/`` folder, one ``checkpoints/<step>`` or its
                       ``state`` folder
+  ``vjepa2_pretraining_pt``  an official V-JEPA 2 pretraining ``.pt``
+  ``vjepa2_probe_pt``        an official V-JEPA 2 probe ``.pt`` (``classifiers``)
+  ``vjepa2_hf_dir``          a Hugging Face V-JEPA 2 directory (safetensors)
+                      (``vjepa2_files``; told apart by key names)
   ``official_vjepa``  an official V-JEPA ``.pth.tar`` file (pretraining or
                       attentive probe), read without torch; it claims any
                       file, so it is the last resort for files
 
-Adding a format (e.g. V-JEPA 2's official ``.pt`` or a Hugging Face
-safetensors directory) is one new module with one reader::
+Adding a format is one new module with one reader::
 
     from vjepa_jax.loading.loaded_model import LoadedModel, build_model
     from vjepa_jax.loading.provenance import Provenance
@@ -37,11 +40,11 @@ needs the contents to decide (both V-JEPA generations write torch zip files
 with ``encoder`` entries) may read the file in ``claims``
 (``convert.torch_pickle.load_torch_checkpoint``).
 ``read`` raises ``CheckpointError`` subclasses naming the path and what to
-do, never a bare ``ValueError``. ``build_model`` builds V-JEPA 1 modules from
-their keyword arguments; a reader for other modules (V-JEPA 2) constructs
-``LoadedModel`` directly, with an encoder that has what ``encode`` and
-``preprocess`` use: ``apply``, ``input_grid(shape)``, ``num_frames``,
-``img_size`` and ``dtype``.
+do, never a bare ``ValueError``. ``build_model`` builds the modules of the
+config's ``family`` (``loaded_model.FAMILY_MODULES``: V-JEPA 1 when absent,
+``'vjepa2'``); a new family is a row there, with an encoder that has what
+``encode`` and ``preprocess`` use: ``apply``, ``input_grid(shape)``,
+``num_frames``, ``img_size`` and ``dtype``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ from vjepa_jax.errors import ConfigError
 
 # Official encoders by size argument -> crop size (the official eval configs' resolution).
 OFFICIAL_CROPS = {'L/16': 224, 'H/16': 224, 'H/16_384': 384}
+# V-JEPA 2 probes (configs/eval/vitl/*.yaml of facebookresearch/vjepa2): ViT-L at 256 px.
+VJEPA2_CROPS = {'L/16': 256}
+# runlocal keeps a multilevel probe multilevel on a tiny encoder: its last two blocks.
+RUNLOCAL_OUT_LAYERS = (-2, -1)
 
 GRID_LRS = (3e-4, 1e-3, 3e-3)
 GRID_WD_FACTORS = (0.1, 1.0, 10.0)
@@ -52,6 +56,28 @@ def official_crop(size: str) -> int:
     return OFFICIAL_CROPS[size]
 
 
+def vjepa2_crop(size: str) -> int:
+    """The crop size of a V-JEPA 2 probe recipe's encoder size argument (``VJEPA2_CROPS``)."""
+    if size not in VJEPA2_CROPS:
+        raise ConfigError(f'size={size!r}: the V-JEPA 2 probe recipes here are for '
+                          f'{sorted(VJEPA2_CROPS)}.')
+    return VJEPA2_CROPS[size]
+
+
+def vjepa2_probe(c: ml_collections.ConfigDict) -> None:
+    """The official V-JEPA 2 probe head and optimiser shape, in place (``evals/
+    video_classification_frozen/eval.py``): 4 blocks (3 self-attention + the query's
+    cross-attention), 16 heads, no gradient clipping, no horizontal flip, constant
+    weight decay, lr cosine to 0 without warm-up.
+    """
+    c.probe.update({'kind': 'vjepa2', 'depth': 4, 'num_heads': 16})
+    c.clip.update({'attend_across_segments': True, 'random_resize_scale': (0.08, 1.0),
+                   'random_resize_aspect_ratio': (0.75, 4 / 3), 'flip_prob': 0.0,
+                   'auto_augment': True, 'reprob': 0.25})
+    c.optimizer.update({'start_lr_factor': 1.0, 'final_lr': 0.0, 'warmup_epochs': 0.0,
+                        'clip_grad': None})
+
+
 def video_index(a: ml_collections.ConfigDict, default: str) -> dict[str, tuple[str, ...]]:
     """``train_index`` / ``val_index``: ``train.csv`` / ``val.csv`` of the folder ``a.data``.
 
@@ -71,7 +97,8 @@ def runlocal(c: ml_collections.ConfigDict) -> None:
 
     Crop 32, 8 frames every 2, at most 2 segments x 2 views (the multi-view
     path stays), float32, batch 8 over the data-parallel mesh, 2 epochs with
-    one step each on 8 training examples, progress every step. The encoder is
+    one step each on 8 training examples, progress every step; a multilevel
+    encoder uses its last two blocks (``RUNLOCAL_OUT_LAYERS``). The encoder is
     the given checkpoint's (use a tiny one: the official test fixture or the
     ``make demo`` pretraining run); data defaults to ``RUNLOCAL_VIDEOS`` /
     ``RUNLOCAL_IMAGES``.
@@ -85,6 +112,8 @@ def runlocal(c: ml_collections.ConfigDict) -> None:
     c.optimizer.num_epochs = RUNLOCAL_EPOCHS
     c.data.update({'num_workers': 0, 'read_threads': 1})
     c.log_every = 1
+    if c.encoder.get('out_layers') is not None:
+        c.encoder.out_layers = RUNLOCAL_OUT_LAYERS
 
 
 def finish(c: ml_collections.ConfigDict, a: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -40,7 +40,9 @@ class VJEPA2Encoder(nn.Module):
     with RoPE any input grid works).
 
     ``rope_interleave`` selects the V-JEPA 2.1 frequency layout (see ``models.rope``);
-    ``image_frames`` is how many frames an image ``[B, H, W, C]`` is repeated to.
+    ``image_frames`` is how many frames an image ``[B, H, W, C]`` is repeated to;
+    ``out_layers`` is the default of the call's ``out_layers`` (a frozen encoder
+    cloned with it gives multi-layer features wherever it is applied).
     """
 
     img_size: int = 256
@@ -59,6 +61,7 @@ class VJEPA2Encoder(nn.Module):
     scan_layers: bool = False
     remat_policy: str = 'none'
     attention_impl: str | None = None
+    out_layers: tuple[int, ...] | None = None
 
     def input_grid(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
         """Token grid (T', H', W') of a clip ``[B, T, H, W, C]``.
@@ -88,14 +91,16 @@ class VJEPA2Encoder(nn.Module):
             every block (a masked forward, not a gathered full forward).
           token_valid: optional bool ``[B, K]`` (or ``[B, N]``); invalid tokens are
             ignored as attention keys.
-          out_layers: optional block indices; then the result is those blocks'
-            outputs, each through the final norm, concatenated along tokens
-            ``[B, len(out_layers) * N, D]`` (the official multilevel probe input).
+          out_layers: optional block indices (None: the field ``out_layers``);
+            then the result is those blocks' outputs, each through the final
+            norm, concatenated along tokens ``[B, len(out_layers) * N, D]`` (the
+            official multilevel probe input).
 
         Returns:
           ``[B, N, D]`` (``[B, K, D]`` with ``token_idx``) after the final LayerNorm.
         """
         axis_dim(self.embed_dim // self.num_heads)  # fails early on a too-narrow head
+        out_layers = self.out_layers if out_layers is None else out_layers
         if video.ndim == 4:
             video = images_as_video(video, self.image_frames)
         if video.ndim != 5:
