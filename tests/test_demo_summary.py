@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from exit_status import exit_status
-
+from tests.helpers.exit_status import exit_status
 from vjepa_jax.tools.demo_summary import main, summary
 
 

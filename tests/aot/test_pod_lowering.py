@@ -15,8 +15,8 @@ from pathlib import Path
 
 import jax
 import pytest
-from cli_runs import experiment_config
 
+from tests.helpers.cli_runs import experiment_config
 from vjepa_jax import sharding, sharding_plan
 from vjepa_jax.aot import programs
 from vjepa_jax.train.program import boxed_abstract_state, pretrain_program

@@ -11,10 +11,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import official_fixture_dirs
-from official_fixture import OfficialFixture, load
 
 import vjepa_jax
+from tests.helpers.official_fixture import OfficialFixture, load
+from tests.helpers.paths import official_fixture_dirs
 from vjepa_jax.convert import official
 from vjepa_jax.masks.gather import gather_tokens
 from vjepa_jax.models import AttentiveClassifier, Predictor, VisionTransformer

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_runs import experiment_config
 
+from tests.helpers.cli_runs import experiment_config
 from vjepa_jax.errors import ConfigError
 from vjepa_jax.evaluation import config as probe_config_lib
 from vjepa_jax.masks import build_mask_samplers

@@ -8,8 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tiny_setup import random_batch, tiny_setup
 
+from tests.helpers.tiny_setup import random_batch, tiny_setup
 from vjepa_jax.train import flops
 from vjepa_jax.train.state import init_boxed_state
 from vjepa_jax.train.step import train_step

@@ -17,8 +17,8 @@ import functools
 import jax
 import numpy as np
 import pytest
-from official_fixture import load
 
+from tests.helpers.official_fixture import load
 from vjepa_jax.convert import official, torch_pickle
 from vjepa_jax.models import Predictor, VisionTransformer
 from vjepa_jax.train.schedules import Schedules

@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import SHARED_FIXTURES
 
+from tests.helpers.paths import SHARED_FIXTURES
 from vjepa_jax.convert import vjepa2_formats
 from vjepa_jax.input.normalize import normalize_video
 from vjepa_jax.models.rope import rotate_axis
