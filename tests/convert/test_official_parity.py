@@ -70,6 +70,7 @@ def test_encoder_at_another_input_size(fx, converted):
     assert _maxdiff(out, fx.arrays['encoder_resized_out']) <= TOL
 
 
+@pytest.mark.integration  # the whole masked forward and loss
 def test_context_targets_predictions_and_loss(fx, converted):
     enc = VisionTransformer(**converted.config['encoder'])
     pred = Predictor(**converted.config['predictor'])

@@ -14,6 +14,8 @@ from vjepa_jax import sharding
 from vjepa_jax.train.state import create_train_state
 from vjepa_jax.train.step import jit_train_step, train_step
 
+pytestmark = pytest.mark.integration  # whole sharded train steps
+
 STEPS = 3
 
 

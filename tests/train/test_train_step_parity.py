@@ -25,6 +25,8 @@ from vjepa_jax.train.schedules import Schedules
 from vjepa_jax.train.state import state_from_params
 from vjepa_jax.train.step import StepSetup, compute_loss, train_step
 
+pytestmark = pytest.mark.integration  # whole train steps against the official one
+
 PREFIX = 'module.backbone.'
 
 

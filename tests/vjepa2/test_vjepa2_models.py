@@ -216,6 +216,7 @@ def test_builder_uses_the_vjepa2_sizes():
         build_vjepa2_models(vjepa2_model_config(crop_size=250))
 
 
+@pytest.mark.integration  # multi-device compiles
 def test_sharded_scanned_encoder_matches_single_device(encoder_params):
     from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
