@@ -100,6 +100,7 @@ def test_apply_rope_leaves_passthrough_channels():
     assert not np.allclose(out[..., :18], x[..., :18])
 
 
+@pytest.mark.integration  # full forward and backward, 3 ways
 def test_scan_remat_and_unrolled_agree(encoder_params):
     video = _video()
     ref = _apply(VJEPA2Encoder(**TINY), encoder_params, video)

@@ -125,6 +125,7 @@ def test_nonsquare_encoder(z, models):
     assert _maxdiff(out, z['extra_encoder_nonsquare']) <= TOL
 
 
+@pytest.mark.integration  # the whole masked forward
 @pytest.mark.parametrize('group,mask_set', SETS)
 def test_masked_encoder_predictor_targets(z, predictions, group, mask_set):
     context, pred, targets = predictions[group, mask_set]
