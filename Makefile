@@ -1,4 +1,7 @@
-# vjepa_jax: `make demo` pretrains a tiny V-JEPA on a synthetic physics world and shows what it learned, `make test` tests.
+# vjepa_jax: `make demo` pretrains a tiny V-JEPA on a synthetic physics world and shows what it learned.
+# Tests: `make test-fast` (no subprocesses, whole jobs or real-backend compiles: pytest
+# -m "not slow and not integration", under 2 minutes on 2 cores); `make test` (all but
+# `slow`, under 8 minutes on 2 cores); `pytest -m slow` for the long checks.
 # Another interpreter / venv / pins: make test PYTHON=/path/python3.12 VENV=.venv312 PIP_PINS='jax==0.11.*'
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +9,7 @@ PIP_PINS :=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-py312 lint demo clean
+.PHONY: install test test-fast test-py312 lint demo clean
 
 install: $(STAMP)
 
@@ -19,6 +22,9 @@ $(STAMP): setup.cfg pyproject.toml
 
 test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+test-fast: install
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m 'not slow and not integration' tests
 
 # The same tests on Python 3.12 with JAX 0.11 (what Colab and the accelerator machines
 # run), in .venv312. PYTHON312: the first python3.12 that runs (a pyenv shim on PATH may

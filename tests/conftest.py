@@ -1,4 +1,7 @@
-"""Test setup: 8 fake CPU devices (set before any backend starts) and fixture locations."""
+"""Test setup: 8 fake CPU devices (set before any backend starts) and the official fixture.
+
+Only pytest setup lives here; helpers shared by test modules are in ``tests/helpers``.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +14,9 @@ from pathlib import Path
 import jax
 import pytest
 
+from tests.helpers.paths import OFFICIAL_SMALL
+
 jax.config.update('jax_num_cpu_devices', 8)
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = REPO.parent / 'shared' / 'fixtures'
-OFFICIAL_SMALL = SHARED_FIXTURES / 'official_vjepa_small'
-VARIANTS = REPO / 'tests' / 'fixtures' / 'official_variants'
-
-
-def official_fixture_dirs() -> list[Path]:
-    """Every directory holding official-code outputs (``fixture.npz``)."""
-    dirs = [OFFICIAL_SMALL] if (OFFICIAL_SMALL / 'fixture.npz').is_file() else []
-    dirs += sorted(p.parent for p in VARIANTS.glob('*/fixture.npz'))
-    return dirs
 
 
 @pytest.fixture(scope='session')

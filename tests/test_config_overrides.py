@@ -8,10 +8,10 @@ import sys
 import ml_collections
 import pytest
 from absl import flags
-from cli_runs import TINY, cli_env, experiment_config
-from conftest import REPO
 from ml_collections import config_flags
 
+from tests.helpers.cli_runs import TINY, cli_env, experiment_config
+from tests.helpers.paths import REPO
 from vjepa_jax import sharding
 from vjepa_jax.config_overrides import ConfigOverrideError, parse_config
 
@@ -105,6 +105,7 @@ def _main(*args: str) -> subprocess.CompletedProcess:
                           env=cli_env(), cwd=REPO, timeout=300, check=False)
 
 
+@pytest.mark.integration
 def test_main_misspelt_field_is_one_line_and_exit_2():
     for override, line in (
             ('--config.data.datasets=x', 'error: no field data.datasets; the fields of data'),
@@ -116,6 +117,7 @@ def test_main_misspelt_field_is_one_line_and_exit_2():
         assert len(errors) == 1 and errors[0].startswith(line), result.stderr
 
 
+@pytest.mark.integration
 def test_main_tuple_override_reaches_the_run(tmp_path):
     missing = tmp_path / 'nothing' / 'train.csv'
     result = _main(f'--config.data.index_files={missing}',

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 from absl import flags
-from conftest import REPO
 from ml_collections import config_flags
 
+from tests.helpers.paths import REPO
 from vjepa_jax.config_overrides import parse_config
 from vjepa_jax.config_sections import build_section, config_section
 from vjepa_jax.errors import ConfigError

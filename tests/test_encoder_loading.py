@@ -1,8 +1,7 @@
 """The old loading names, now aliases on ``vjepa_jax.load``, give the same answers as before.
 
 ``load_encoder`` keeps its contract: official files, converted directories and
-training workdirs give ``(module, params)``. The checkpoint helpers are
-re-exported for the test files that import them from here.
+training workdirs give ``(module, params)``.
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from checkpoint_fixtures import (  # noqa: F401  (official_file: imported from here elsewhere)
+
+import vjepa_jax
+from tests.helpers.checkpoints import (
     assert_tree_equal,
     official_file,
     write_train_workdir,
-    write_video,
 )
-
-import vjepa_jax
 from vjepa_jax import checkpointing
 from vjepa_jax.encoder_loading import (
     EncoderLoadError,

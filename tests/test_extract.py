@@ -7,10 +7,10 @@ import json
 import jax
 import numpy as np
 import pytest
-from checkpoint_fixtures import official_file, write_train_workdir, write_video
-from exit_status import exit_status
 
 import vjepa_jax
+from tests.helpers.checkpoints import official_file, write_train_workdir, write_video
+from tests.helpers.exit_status import exit_status
 from vjepa_jax.input.normalize import normalize_video
 from vjepa_jax.tools.extract import main
 from vjepa_jax.tools.feature_extraction import extract_features

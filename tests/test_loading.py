@@ -5,11 +5,15 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from checkpoint_fixtures import assert_tree_equal, official_file, write_train_workdir
-from conftest import VARIANTS
-from official_fixture import load as load_fixture
 
 import vjepa_jax
+from tests.helpers.checkpoints import (
+    assert_tree_equal,
+    official_file,
+    write_train_workdir,
+)
+from tests.helpers.official_fixture import load as load_fixture
+from tests.helpers.paths import VARIANTS
 from vjepa_jax import checkpointing
 from vjepa_jax.errors import CheckpointError, ConfigError
 from vjepa_jax.input.normalize import normalize_video

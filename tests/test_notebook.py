@@ -6,8 +6,11 @@ import json
 
 import nbformat
 import pytest
-from conftest import OFFICIAL_SMALL, REPO
 from nbclient import NotebookClient
+
+from tests.helpers.paths import OFFICIAL_SMALL, REPO
+
+pytestmark = pytest.mark.integration  # subprocesses / whole jobs
 
 NOTEBOOK = REPO / 'notebooks' / 'quickstart.ipynb'
 

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from checkpoint_fixtures import write_train_workdir, write_video
-from exit_status import exit_status
 from PIL import Image
 
+from tests.helpers.checkpoints import write_train_workdir, write_video
+from tests.helpers.exit_status import exit_status
 from vjepa_jax.tools.loss_picture import loss_curve
 from vjepa_jax.tools.pca_picture import GAP, pca_colors, pca_figure, pca_image
 from vjepa_jax.tools.plot_engine import PALETTE, VisualizeError, loss_curve_image

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import jax
 import pytest
-from cli_runs import experiment_config
 
+from tests.helpers.cli_runs import experiment_config
 from vjepa_jax import sharding, sharding_plan
 from vjepa_jax.aot import programs
 from vjepa_jax.train.program import boxed_abstract_state, pretrain_program
@@ -125,6 +125,7 @@ def _all_cases():
 COVERING = _covering_cases()
 
 
+@pytest.mark.integration  # lowers whole recipe steps
 @pytest.mark.parametrize(('name', 'spec'), COVERING)
 def test_real_step_lowers_on_pod_shapes(name, spec):
     _lower_all(name, spec)
@@ -143,6 +144,7 @@ def test_covering_subset_uses_every_shape_kind_recipe_and_chip_count():
     assert {int(i[-2]) for i in ids} == set(CHIPS)
 
 
+@pytest.mark.integration  # lowers whole recipe steps
 def test_pure_fsdp_over_256_chips_lowers_and_says_what_it_replicated():
     config = _config('vitl16')
     spec = [('data', 1), ('fsdp', 256), ('tensor', 1)]

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_runs import experiment_config
 
+from tests.helpers.cli_runs import experiment_config
 from vjepa_jax.aot import targets
 from vjepa_jax.train.program import pretrain_program
 
@@ -48,6 +48,7 @@ def test_target_names_follow_cloud_tpu_and_gpu_hosts():
         targets.get_target('h100-8', num_slices=2)
 
 
+@pytest.mark.integration
 def test_unknown_topology_lists_the_known_ones_and_exits_2():
     # No libtpu needed: the name is checked before any device is made.
     out = _check('--config', str(TINY), '--topology', 'v5p-300')
@@ -56,6 +57,7 @@ def test_unknown_topology_lists_the_known_ones_and_exits_2():
     assert 'v5e-256' in out.stderr and 'Traceback' not in out.stderr
 
 
+@pytest.mark.integration
 @needs_libtpu
 def test_tiny_step_compiles_for_two_small_slices_on_a_hybrid_mesh(tmp_path):
     # One CLI run (a real TPU compile takes ~20 s here): 2 slices of v5e-4, data over DCN.
@@ -80,6 +82,7 @@ def test_tiny_step_compiles_for_two_small_slices_on_a_hybrid_mesh(tmp_path):
     assert sum(step['collectives'].values()) > 0
 
 
+@pytest.mark.integration
 @needs_libtpu
 def test_oversized_config_ends_with_the_does_not_fit_line(tmp_path):
     out = _check('--config', str(TINY), '--topology', 'v5e-4', '--config.model.crop_size=224',
@@ -91,6 +94,7 @@ def test_oversized_config_ends_with_the_does_not_fit_line(tmp_path):
     assert 'Traceback' not in out.stderr
 
 
+@pytest.mark.integration
 def test_mesh_that_does_not_split_the_batch_is_a_one_line_error():
     out = _check('--config', str(TINY), '--topology', 'v5e-4', '--mesh', 'data=1,fsdp=1,tensor=1')
     assert out.returncode == 2
@@ -98,6 +102,7 @@ def test_mesh_that_does_not_split_the_batch_is_a_one_line_error():
     assert 'Traceback' not in out.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not targets.cuda_plugin_available(),
                     reason='the CUDA plugin (jax-cuda12-plugin / -pjrt of this jax) is not installed')
 def test_gpu_host_target_reports_memory_and_says_it_is_not_checked():
@@ -113,6 +118,7 @@ def test_gpu_host_target_reports_memory_and_says_it_is_not_checked():
     assert any('GPU memory is reported by the compiler, not checked by it' in x for x in lines)
 
 
+@pytest.mark.integration
 def test_misspelt_override_is_a_one_line_error():
     out = _check('--config', str(TINY), '--topology', 'v5e-4', '--config.model.varient=L/16')
     assert out.returncode == 2

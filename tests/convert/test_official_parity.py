@@ -11,10 +11,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import official_fixture_dirs
-from official_fixture import OfficialFixture, load
 
 import vjepa_jax
+from tests.helpers.official_fixture import OfficialFixture, load
+from tests.helpers.paths import official_fixture_dirs
 from vjepa_jax.convert import official
 from vjepa_jax.masks.gather import gather_tokens
 from vjepa_jax.models import AttentiveClassifier, Predictor, VisionTransformer
@@ -70,6 +70,7 @@ def test_encoder_at_another_input_size(fx, converted):
     assert _maxdiff(out, fx.arrays['encoder_resized_out']) <= TOL
 
 
+@pytest.mark.integration  # the whole masked forward and loss
 def test_context_targets_predictions_and_loss(fx, converted):
     enc = VisionTransformer(**converted.config['encoder'])
     pred = Predictor(**converted.config['predictor'])

@@ -11,11 +11,11 @@ import flax.linen as nn
 import jax
 import numpy as np
 import pytest
-from conftest import SHARED_FIXTURES, official_fixture_dirs
-from exit_status import exit_status
-from official_fixture import load
 
 import vjepa_jax
+from tests.helpers.exit_status import exit_status
+from tests.helpers.official_fixture import load
+from tests.helpers.paths import SHARED_FIXTURES, official_fixture_dirs
 from vjepa_jax.convert import official
 from vjepa_jax.convert.torch_pickle import (
     UnsafeCheckpointError,

@@ -186,6 +186,7 @@ def colour_videos(tmp_path_factory) -> dict[str, Path]:
     return {'train': root / 'train.csv', 'val': root / 'val.csv'}
 
 
+@pytest.mark.integration  # a whole probe run
 def test_run_probe_end_to_end_on_eight_devices(colour_videos):
     clip = probe_clips.ProbeClipConfig(frames_per_clip=4, frame_step=1, num_segments=2,
                                        num_views_per_segment=2, crop_size=16,

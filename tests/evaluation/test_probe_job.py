@@ -12,10 +12,10 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from cli_runs import cli_env, experiment_config, write_videos
-from conftest import REPO
-from test_encoder_loading import official_file
 
+from tests.helpers.checkpoints import official_file
+from tests.helpers.cli_runs import cli_env, experiment_config, write_videos
+from tests.helpers.paths import REPO
 from vjepa_jax.encoder_loading import load_encoder
 from vjepa_jax.errors import ConfigError
 from vjepa_jax.evaluation import config as probe_config_lib
@@ -48,6 +48,7 @@ def tiny_config(checkpoint, data, **overrides):
     return c
 
 
+@pytest.mark.integration
 def test_probe_job_on_the_official_encoder_runs_and_resumes_exactly(videos, tmp_path):
     fixture = official_file()
     config = tiny_config(fixture, videos)
@@ -91,6 +92,7 @@ def test_random_init_keeps_the_architecture_and_changes_the_weights(videos):
     assert all(np.array_equal(x, y) for x, y in zip(a, jax.tree_util.tree_leaves(again)))
 
 
+@pytest.mark.integration
 def test_image_probe_job(videos, tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     examples = {
@@ -139,6 +141,7 @@ def test_required_fields_are_placeholders():
     assert config.get_ref('eval_batch_size').get_type() is int
 
 
+@pytest.mark.integration
 def test_probe_from_the_command_line_on_the_official_checkpoint(videos, tmp_path):
     fixture = official_file()
     base = [sys.executable, '-m', 'vjepa_jax.main', '--config',

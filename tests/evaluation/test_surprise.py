@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checkpoint_fixtures import TINY_MODEL, write_train_workdir
 
+from tests.helpers.checkpoints import TINY_MODEL, write_train_workdir
 from vjepa_jax.evaluation import surprise
 from vjepa_jax.evaluation.jepa_loading import future_mask_token, load_jepa
 from vjepa_jax.evaluation.matched_sets import read_matched_sets

@@ -6,8 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from cli_runs import experiment_config
 
+from tests.helpers.cli_runs import experiment_config
 from vjepa_jax.checkpointing import CheckpointPolicy
 from vjepa_jax.errors import ConfigError
 from vjepa_jax.evaluation import config as probe_config_lib

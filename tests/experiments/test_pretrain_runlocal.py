@@ -14,9 +14,9 @@ import json
 import math
 
 import pytest
-from cli_runs import experiment_config, write_videos
-from conftest import REPO
 
+from tests.helpers.cli_runs import experiment_config, write_videos
+from tests.helpers.paths import REPO
 from vjepa_jax.train.loop import run_pretraining
 
 PRETRAIN = REPO / 'experiments' / 'pretrain'

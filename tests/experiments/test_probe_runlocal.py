@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from cli_runs import experiment_config, write_videos
-from conftest import REPO
-from test_encoder_loading import official_file
-from vjepa2_checkpoint_fixtures import write_hf_dir
 
+from tests.helpers.checkpoints import official_file
+from tests.helpers.cli_runs import experiment_config, write_videos
+from tests.helpers.paths import REPO
+from tests.helpers.vjepa2_checkpoints import write_hf_dir
 from vjepa_jax.evaluation import job
 from vjepa_jax.recipe_parts import probe as probe_parts
 
@@ -74,6 +74,7 @@ def test_runlocal_only_shrinks_sizes():
         probe_parts.RUNLOCAL_IMAGES)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize('task', [t if t in FAST else pytest.param(t, marks=pytest.mark.slow)
                                   for t in OFFICIAL])
 def test_official_probe_file_runs_two_steps_at_runlocal(task, local_data, tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from coded_videos import H, W, coded_frame, good_video
 
+from tests.helpers.coded_videos import H, W, coded_frame, good_video
 from vjepa_jax.input import video_errors
 from vjepa_jax.input.video import decode_clips
 from vjepa_jax.input.video_errors import VideoError

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from coded_videos import coded_frame, write_video
 
+from tests.helpers.coded_videos import coded_frame, write_video
 from vjepa_jax.input.frame_decoding import read_frames
 
 

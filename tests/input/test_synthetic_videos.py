@@ -133,6 +133,7 @@ def test_refuses_non_empty_directory(tmp_path):
     assert len(read_index(tmp_path / 'train.csv')) == 1
 
 
+@pytest.mark.integration
 def test_cli_with_workers_matches_in_process(tmp_path):
     out = tmp_path / 'cli'
     result = subprocess.run(

@@ -8,8 +8,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from coded_videos import H, W, coded_frame, read_index, reference_frames, write_video
 
+from tests.helpers.coded_videos import (
+    H,
+    W,
+    coded_frame,
+    read_index,
+    reference_frames,
+    write_video,
+)
 from vjepa_jax.input import frames
 from vjepa_jax.input.video import clip_indices, decode_clips
 

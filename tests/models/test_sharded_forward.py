@@ -15,6 +15,7 @@ RULES = (('batch', ('data', 'fsdp')), ('embed', 'fsdp'), ('mlp', 'tensor'), ('he
          ('head_dim', None), ('tokens', None), ('layers', None), ('classes', None))
 
 
+@pytest.mark.integration  # multi-device compiles
 @pytest.mark.parametrize('scan', [False, True])
 def test_sharded_encoder_matches_single_device(scan):
     assert jax.device_count() == 8, 'conftest should provide 8 CPU devices'

@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from conftest import SHARED_FIXTURES
-from official_fixture import load
 
+from tests.helpers.official_fixture import load
+from tests.helpers.paths import SHARED_FIXTURES
 from vjepa_jax.config_lib import decode_variant, parse_arg
 from vjepa_jax.convert.official import _abstract_params
 from vjepa_jax.models import Predictor, VisionTransformer, pos_embed

@@ -33,6 +33,7 @@ def _scanned(params, name):
     return {**params, name: stack_layers(params[name], len(params[name]))}
 
 
+@pytest.mark.integration  # full forward and backward, 3 ways
 @pytest.mark.parametrize('remat', ['none', 'full', 'dots'])
 def test_scan_and_remat_give_same_outputs_and_grads(encoder_params, remat):
     x = _video(2)

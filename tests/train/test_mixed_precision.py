@@ -8,8 +8,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tiny_setup import random_batch, tiny_setup
+import pytest
 
+from tests.helpers.tiny_setup import random_batch, tiny_setup
 from vjepa_jax.train import flops
 from vjepa_jax.train.state import init_boxed_state
 from vjepa_jax.train.step import train_step
@@ -26,6 +27,7 @@ def _steps(dtype: str, steps: int = 2):
     return state, losses
 
 
+@pytest.mark.integration  # whole train steps
 def test_bfloat16_compute_float32_state():
     state16, losses16 = _steps('bfloat16')
     _, losses32 = _steps('float32')

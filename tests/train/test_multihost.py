@@ -8,8 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from cli_runs import MICRO, TINY, cli_env, write_videos
-from conftest import REPO
+
+from tests.helpers.cli_runs import MICRO, TINY, cli_env, write_videos
+from tests.helpers.paths import REPO
+
+pytestmark = pytest.mark.integration  # subprocesses / whole jobs
 
 
 @pytest.fixture(scope='module')

@@ -18,8 +18,11 @@ import chex
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-from cli_runs import MICRO, TINY, cli_env, write_videos
-from conftest import OFFICIAL_SMALL, REPO
+
+from tests.helpers.cli_runs import MICRO, TINY, cli_env, write_videos
+from tests.helpers.paths import OFFICIAL_SMALL, REPO
+
+pytestmark = pytest.mark.integration  # subprocesses / whole jobs
 
 
 @pytest.fixture(scope='module')

@@ -8,11 +8,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tiny_setup import random_batch, sampled_batch, tiny_setup
 
+from tests.helpers.tiny_setup import random_batch, sampled_batch, tiny_setup
 from vjepa_jax import sharding
 from vjepa_jax.train.state import create_train_state
 from vjepa_jax.train.step import jit_train_step, train_step
+
+pytestmark = pytest.mark.integration  # whole sharded train steps
 
 STEPS = 3
 

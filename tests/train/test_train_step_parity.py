@@ -18,14 +18,16 @@ import jax
 import numpy as np
 import optax
 import pytest
-from official_fixture import load
 
+from tests.helpers.official_fixture import load
 from vjepa_jax.convert import official, torch_pickle
 from vjepa_jax.models import Predictor, VisionTransformer
 from vjepa_jax.train.losses import LossConfig
 from vjepa_jax.train.optimizer import OptimizerConfig
 from vjepa_jax.train.state import state_from_params
 from vjepa_jax.train.step import StepSetup, compute_loss, train_step
+
+pytestmark = pytest.mark.integration  # whole train steps against the official one
 
 PREFIX = 'module.backbone.'
 

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import SHARED_FIXTURES
 
+from tests.helpers.paths import SHARED_FIXTURES
 from vjepa_jax.convert import vjepa2_formats, vjepa2_hf
 from vjepa_jax.convert import vjepa2_official as v2
 from vjepa_jax.convert.official_config import ConversionError

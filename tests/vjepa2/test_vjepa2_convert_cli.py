@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from exit_status import exit_status
-from vjepa2_checkpoint_fixtures import (
+
+import vjepa_jax
+from tests.helpers.exit_status import exit_status
+from tests.helpers.vjepa2_checkpoints import (
     write_hf_dir,
     write_pretraining_pt,
     write_probe_pt,
 )
-
-import vjepa_jax
 from vjepa_jax.convert import vjepa2_formats, vjepa2_hf
 from vjepa_jax.convert.torch_pickle import load_torch_checkpoint
 from vjepa_jax.models.vjepa2 import VJEPA2AttentiveClassifier, VJEPA2Encoder

@@ -5,8 +5,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from conftest import SHARED_FIXTURES
-from vjepa2_checkpoint_fixtures import (
+
+import vjepa_jax
+from tests.helpers.paths import SHARED_FIXTURES
+from tests.helpers.vjepa2_checkpoints import (
     ENCODER,
     PT_OPTIONS,
     clips,
@@ -16,8 +18,6 @@ from vjepa2_checkpoint_fixtures import (
     write_pretraining_pt,
     write_probe_pt,
 )
-
-import vjepa_jax
 from vjepa_jax.convert import vjepa2_formats, vjepa2_hf
 from vjepa_jax.convert.official_config import ConversionError
 from vjepa_jax.loading import NormalizedClips

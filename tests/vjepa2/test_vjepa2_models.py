@@ -100,6 +100,7 @@ def test_apply_rope_leaves_passthrough_channels():
     assert not np.allclose(out[..., :18], x[..., :18])
 
 
+@pytest.mark.integration  # full forward and backward, 3 ways
 def test_scan_remat_and_unrolled_agree(encoder_params):
     video = _video()
     ref = _apply(VJEPA2Encoder(**TINY), encoder_params, video)
@@ -216,6 +217,7 @@ def test_builder_uses_the_vjepa2_sizes():
         build_vjepa2_models(vjepa2_model_config(crop_size=250))
 
 
+@pytest.mark.integration  # multi-device compiles
 def test_sharded_scanned_encoder_matches_single_device(encoder_params):
     from jax.sharding import AxisType, NamedSharding, PartitionSpec
 

@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import SHARED_FIXTURES
 
+from tests.helpers.paths import SHARED_FIXTURES
 from vjepa_jax.convert import vjepa2_formats
 from vjepa_jax.input.normalize import normalize_video
 from vjepa_jax.models.rope import rotate_axis
@@ -125,6 +125,7 @@ def test_nonsquare_encoder(z, models):
     assert _maxdiff(out, z['extra_encoder_nonsquare']) <= TOL
 
 
+@pytest.mark.integration  # the whole masked forward
 @pytest.mark.parametrize('group,mask_set', SETS)
 def test_masked_encoder_predictor_targets(z, predictions, group, mask_set):
     context, pred, targets = predictions[group, mask_set]

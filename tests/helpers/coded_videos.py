@@ -1,4 +1,4 @@
-"""Test videos whose frames carry their index as 8 black/white stripes (tests/input)."""
+"""Test videos whose frames carry their index as 8 black/white stripes (the input tests)."""
 
 from __future__ import annotations
 

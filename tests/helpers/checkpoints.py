@@ -1,7 +1,6 @@
 """Checkpoints for the loading tests: a tiny training workdir, small videos, the official file.
 
-Shared by test_loading.py, test_encoder_loading.py, test_extract.py,
-test_visualize.py and evaluation/test_probe_job.py.
+Shared by the loading, extraction, visualisation and probe tests.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-from conftest import OFFICIAL_SMALL
 
+from tests.helpers.paths import OFFICIAL_SMALL
 from vjepa_jax import checkpointing
 from vjepa_jax.models.builder import build_jepa_models, model_config
 from vjepa_jax.train.state import init_boxed_state

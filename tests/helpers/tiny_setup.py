@@ -1,4 +1,4 @@
-"""Tiny pretraining setups shared by the train tests (not a test module)."""
+"""Tiny pretraining setups for the train tests."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Shared by the CLI run tests (not a test module): the micro model, data, environment,
-experiment configs."""
+"""For the CLI run tests: the micro model, data, environment, experiment configs."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from conftest import REPO
+from tests.helpers.paths import REPO
 
 TINY = REPO / 'experiments' / 'pretrain' / 'tiny.py'
 MICRO = ['--config.model.variant=w32d2h2m64/8', '--config.model.predictor.embed_dim=16',
