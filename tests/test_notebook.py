@@ -29,6 +29,10 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
                    resources={'metadata': {'path': str(REPO / 'notebooks')}}).execute()
     text = json.dumps(notebook)
     assert 'official tokens' in text and 'margin' in text
-    for picture in ('loss.png', 'pca.png'):
+    assert 'relative accuracy' in text and 'what V-JEPA learned by watching' in text
+    for picture in ('loss.png', 'pca.png', 'surprise.png'):
         assert (tmp_path / 'work' / picture).is_file()
+    for name in ('pretrained', 'random'):
+        tables = json.loads((tmp_path / 'work' / f'surprise_{name}.json').read_text())['tables']
+        assert tables['mean']['mean']['n'] > 0
     assert (tmp_path / 'work' / 'probe_random' / 'results.json').is_file()
