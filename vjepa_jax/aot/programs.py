@@ -116,11 +116,11 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     _batch_ways(mesh, rules, eval_batch)
     # The sections' own objects (no checkpoint or data files are needed to compile).
     problems: list[str] = []
-    recipe, head, clip = (build_section(SECTIONS[name], name, config[name])
-                          for name in ('optimizer', 'probe', 'clip'))
-    for _, section_problems in (recipe, head, clip):
+    built = {}
+    for name in ('optimizer', 'probe', 'clip'):
+        built[name], section_problems = build_section(SECTIONS[name], name, config[name])
         problems += section_problems
-    (recipe, _), (head, _), (clip, _) = recipe, head, clip
+    recipe, head, clip = built['optimizer'], built['probe'], built['clip']
     config_problems(problems)
     d = config.data
     module = probe_recipe.probe_for(head, d.num_classes, encoder)

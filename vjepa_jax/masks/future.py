@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from vjepa_jax.masks.multiblock3d import _as_int
+from vjepa_jax.masks.multiblock3d import _as_grid, _as_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,12 +31,7 @@ class FutureFrames:
     target_steps: int | None = None
 
     def __post_init__(self) -> None:
-        try:
-            grid = tuple(_as_int('grid', g, 1) for g in self.grid)
-        except TypeError:
-            grid = ()
-        if len(grid) != 3:
-            raise ValueError(f'grid must be (T\', H\', W\') positive ints, got {self.grid!r}.')
+        grid = _as_grid(self.grid)
         object.__setattr__(self, 'grid', grid)
         t_ = grid[0]
         context = _as_int('context_steps', self.context_steps, 1)

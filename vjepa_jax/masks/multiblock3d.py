@@ -223,6 +223,17 @@ def _as_int(name: str, value, minimum: int, allow_none: bool = False) -> int | N
     return int(value)
 
 
+def _as_grid(value) -> tuple[int, int, int]:
+    """A token grid ``(T', H', W')`` of positive ints, as the samplers take it."""
+    try:
+        grid = tuple(_as_int('grid', g, 1) for g in value)
+    except TypeError:
+        grid = ()
+    if len(grid) != 3:
+        raise ValueError(f'grid must be (T\', H\', W\') positive ints, got {value!r}.')
+    return grid
+
+
 def _as_range(name: str, value, low: float, high: float | None) -> tuple[float, float]:
     """A ``(min, max)`` pair with ``low < min <= max (<= high)``."""
     try:
@@ -264,13 +275,7 @@ class MultiBlock3D:
         def put(name, value):
             object.__setattr__(self, name, value)
 
-        try:
-            grid = tuple(_as_int('grid', g, 1) for g in self.grid)
-        except TypeError:
-            grid = ()
-        if len(grid) != 3:
-            raise ValueError(f'grid must be (T\', H\', W\') positive ints, got {self.grid!r}.')
-        put('grid', grid)
+        put('grid', _as_grid(self.grid))
         put('num_blocks', _as_int('num_blocks', self.num_blocks, 1))
         put('spatial_scale', _as_range('spatial_scale', self.spatial_scale, 0.0, 1.0))
         put('temporal_scale', _as_range('temporal_scale', self.temporal_scale, 0.0, 1.0))

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from vjepa_jax.masks.fixed_counts import TOP, select_fixed_counts
-from vjepa_jax.masks.multiblock3d import _as_int
+from vjepa_jax.masks.multiblock3d import _as_grid, _as_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,12 +35,7 @@ class RandomTube:
     target_count: int | None = None
 
     def __post_init__(self) -> None:
-        try:
-            grid = tuple(_as_int('grid', g, 1) for g in self.grid)
-        except TypeError:
-            grid = ()
-        if len(grid) != 3:
-            raise ValueError(f'grid must be (T\', H\', W\') positive ints, got {self.grid!r}.')
+        grid = _as_grid(self.grid)
         object.__setattr__(self, 'grid', grid)
         ratio = self.ratio
         if not isinstance(ratio, numbers.Real) or isinstance(ratio, bool) or not 0 < ratio < 1:

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TextIO
 
-
-def format_duration(seconds: float) -> str:
-    """``'1m15s'`` / ``'2h05m'``; ``'?'`` for an unknown (non-finite) duration."""
-    if not math.isfinite(seconds):
-        return '?'
-    s = round(max(seconds, 0.0))
-    if s < 3600:
-        return f'{s // 60}m{s % 60:02d}s'
-    return f'{s // 3600}h{s % 3600 // 60:02d}m'
+from vjepa_jax.metrics.human_format import format_duration
 
 
 class Progress:
