@@ -3,6 +3,7 @@
   python -m vjepa_jax.compile_check --config experiments/pretrain/vitl16.py \\
       --topology v5p-256 [--num-slices 2] [--mesh data=1,fsdp=-1,tensor=1] \\
       [--config.batch_size=2048] [--max-batch] [--json fit.json]
+      [--encoder L/16 --encoder-family vjepa2]   # probe configs: the checkpoint stand-in
 
 Builds the very jitted step that ``python -m vjepa_jax.main`` would run (the
 pretraining step; for probe configs the probe job's feature, update and
@@ -52,6 +53,9 @@ _EXACT = flags.DEFINE_boolean('exact', False, 'Default compiler effort (slower; 
                               'instead of the fastest compile.')
 _ENCODER = flags.DEFINE_string('encoder', 'L/16', 'Probe configs: the encoder variant of the '
                                'checkpoint (L/16, H/16, ...).')
+_ENCODER_FAMILY = flags.DEFINE_enum('encoder-family', '', ['', 'vjepa', 'vjepa2'],
+                                    'Probe configs: V-JEPA 1 or 2 encoder (default: the recipe\'s, '
+                                    'V-JEPA 2 for probe.kind vjepa2 or encoder.out_layers).')
 
 
 class UserError(ConfigError):
@@ -99,6 +103,17 @@ def describe(result, target) -> list[str]:
          f'peak {r.flops_per_device / target.peak_bf16_flops * 1e3:.1f} ms per step per chip'),
         '  collectives in the program: ' + ', '.join(f'{k} {v}' for k, v in c.items()),
     ]
+
+
+def probe_encoder_line(config, variant: str, family: str = '') -> str:
+    """What encoder a probe config's programs are built with (the checkpoint stands in)."""
+    from vjepa_jax.aot.programs import probe_encoder_family
+
+    fam = probe_encoder_family(config, family)
+    layers = config.encoder.get('out_layers') if fam == 'vjepa2' else None
+    joined = f', blocks {list(layers)} each through the norm, joined' if layers else ''
+    origin = '' if family else ' (family from the recipe; --encoder-family to change)'
+    return f'probe encoder: {"V-JEPA 2" if fam == "vjepa2" else "V-JEPA 1"} {variant}{joined}{origin}'
 
 
 def _advice(config) -> str:
@@ -152,8 +167,12 @@ def _isolated_try(argv: list[str], index: int, global_batch: int, hbm_bytes: int
 
 def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = '',
               max_batch: bool = False, fast: bool = True, encoder: str = 'L/16',
-              say=print, argv: list[str] | None = None) -> dict[str, Any]:
+              say=print, argv: list[str] | None = None,
+              encoder_family: str = '') -> dict[str, Any]:
     """Compiles every program of ``config`` for the target; returns the JSON-able report.
+
+    ``encoder`` / ``encoder_family``: the probed encoder of a probe config
+    (``programs.probe_encoder_family``: the recipe's family when empty).
 
     ``argv``: the command line that gave ``config``; with it, each ``max_batch`` try
     runs in a child process (a compiler crash then ends only that try).
@@ -181,11 +200,14 @@ def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = ''
     def build(global_batch=None):
         try:
             return programs.config_programs(config, mesh, global_batch=global_batch,
-                                            encoder_variant=encoder)
+                                            encoder_variant=encoder,
+                                            encoder_family=encoder_family)
         except programs.BatchSplitError as e:
             raise UserError(str(e)) from None
 
     progs = build()
+    if config.mode == 'probe':
+        say(probe_encoder_line(config, encoder, encoder_family))
     for note in {p.sharding_note for p in progs if p.sharding_note}:
         say(note)
     report = {'config': config.to_dict(), 'target': target.name, 'platform': target.platform,
@@ -194,6 +216,9 @@ def run_check(config, target_name: str, num_slices: int = 1, mesh_text: str = ''
               'chips': target.num_devices, 'device_kind': target.device_kind,
               'hbm_bytes_per_chip': target.hbm_bytes, 'mesh': dict(mesh.shape),
               'compiler_effort': 'fast' if fast else 'default', 'programs': []}
+    if config.mode == 'probe':
+        report['encoder'] = {'variant': encoder,
+                             'family': programs.probe_encoder_family(config, encoder_family)}
     for index, prog in enumerate(progs):
         say(f'compiling {prog.name} ...', flush=True)
         result = compile_report.compile_program(prog, target.hbm_bytes, fast=fast)
@@ -231,7 +256,7 @@ def main(argv) -> int:
     report = run_check(_CONFIG.value, _TOPOLOGY.value, _NUM_SLICES.value, _MESH.value,
                        _MAX_BATCH.value, fast=not _EXACT.value, encoder=_ENCODER.value,
                        say=lambda *a, **k: print(*a, **{'flush': True, **k}),
-                       argv=sys.argv[1:])
+                       argv=sys.argv[1:], encoder_family=_ENCODER_FAMILY.value)
     if _JSON.value:
         with open(_JSON.value, 'w') as f:
             json.dump(report, f, indent=2, default=repr)

@@ -22,6 +22,8 @@ from vjepa_jax.config_lib import decode_variant
 from vjepa_jax.errors import ConfigError, config_problems
 from vjepa_jax.models.builder import compute_dtype
 from vjepa_jax.models.vit import VisionTransformer
+from vjepa_jax.models.vjepa2 import VJEPA2Encoder
+from vjepa_jax.models.vjepa2.sizes import decode_vjepa2_variant
 from vjepa_jax.train import flops
 from vjepa_jax.train.program import (
     abstract_batch,
@@ -86,22 +88,69 @@ def pretrain_programs(config, mesh, global_batch: int | None = None) -> list[Pro
                     sharding.fallback_note(boxed, mesh, program.rules))]
 
 
-def _probe_encoder(config, variant: str, dtype: str) -> VisionTransformer:
-    v = decode_variant(variant)
-    return VisionTransformer(img_size=config.clip.crop_size, num_frames=config.encoder.num_frames,
-                             patch_size=v.patch_size, embed_dim=v.embed_dim, depth=v.depth,
-                             num_heads=v.num_heads, mlp_dim=v.mlp_dim,
-                             dtype=compute_dtype(dtype))
+ENCODER_FAMILIES = ('vjepa', 'vjepa2')
+
+
+def probe_encoder_family(config, family: str = '') -> str:
+    """The encoder family a probe config compiles with: ``family``, or the config's recipe.
+
+    The probe job takes the family from its checkpoint; without one the recipe
+    tells: V-JEPA 2 (``'vjepa2'``) when ``probe.kind == 'vjepa2'`` or
+    ``encoder.out_layers`` is set (the V-JEPA 2 recipes), else V-JEPA 1 (``'vjepa'``).
+    """
+    if family:
+        if family not in ENCODER_FAMILIES:
+            raise ConfigError(f'encoder family {family!r} is not one of {list(ENCODER_FAMILIES)}.')
+        return family
+    v2 = config.probe.kind == 'vjepa2' or config.encoder.get('out_layers') is not None
+    return 'vjepa2' if v2 else 'vjepa'
+
+
+def _probe_encoder(config, variant: str, dtype: str, family: str
+                   ) -> VisionTransformer | VJEPA2Encoder:
+    """The encoder an official checkpoint of ``variant`` / ``family`` would load as."""
+    out_layers = config.encoder.get('out_layers')
+    if family == 'vjepa2':
+        v = decode_vjepa2_variant(variant)
+    else:
+        v = decode_variant(variant)
+        if out_layers is not None:
+            raise ConfigError('encoder.out_layers is for V-JEPA 2 encoders; this check builds a '
+                              'V-JEPA 1 encoder (compile with --encoder-family=vjepa2, or set '
+                              'encoder.out_layers = None).')
+    common = {'img_size': config.clip.crop_size, 'num_frames': config.encoder.num_frames,
+              'patch_size': v.patch_size, 'embed_dim': v.embed_dim, 'depth': v.depth,
+              'num_heads': config.encoder.get('num_heads') or v.num_heads,
+              'mlp_dim': v.mlp_dim, 'dtype': compute_dtype(dtype)}
+    if family == 'vjepa':
+        return VisionTransformer(**common)
+    if out_layers is not None:
+        bad = [i for i in out_layers if not -v.depth <= i < v.depth]
+        if bad or not out_layers:
+            raise ConfigError(f'encoder.out_layers {list(out_layers)} are not blocks of the '
+                              f'{v.depth}-block {variant} encoder; give indices in '
+                              f'[-{v.depth}, {v.depth}).')
+        out_layers = tuple(int(i) for i in out_layers)
+    return VJEPA2Encoder(**common, out_layers=out_layers)
+
+
+def _clip_encoder_flops(encoder, tokens: int) -> float:
+    """Forward FLOPs of ``encoder`` on a clip of ``tokens`` tokens (embedding + every block)."""
+    patch = encoder.tubelet_size * encoder.patch_size ** 2 * 3
+    return (2.0 * tokens * patch * encoder.embed_dim
+            + flops.transformer_flops(tokens, encoder.embed_dim, encoder.depth, encoder.mlp_dim))
 
 
 def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None = None,
-                   dtype: str = 'bfloat16') -> list[Program]:
+                   dtype: str = 'bfloat16', encoder_family: str = '') -> list[Program]:
     """The probe job's four jitted functions for ``config`` with an encoder of ``encoder_variant``.
 
-    The encoder is built as an official checkpoint would load (``VisionTransformer``
-    for ``config.encoder.num_frames`` frames at ``config.clip.crop_size``);
-    ``dtype`` replaces ``config.encoder.dtype == 'auto'`` (accelerators:
-    bfloat16).
+    The encoder is built as an official checkpoint would load, for
+    ``config.encoder.num_frames`` frames at ``config.clip.crop_size``:
+    ``VisionTransformer`` (V-JEPA 1) or ``VJEPA2Encoder`` (V-JEPA 2, with
+    ``config.encoder.out_layers``: the features are those blocks' tokens joined),
+    the family from ``probe_encoder_family``; ``dtype`` replaces
+    ``config.encoder.dtype == 'auto'`` (accelerators: bfloat16).
     """
     from vjepa_jax.config_sections import build_section
     from vjepa_jax.evaluation import multiview, probe_recipe, probe_state, probe_steps
@@ -109,7 +158,8 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
 
     rules = sharding.rules_from_config(config.sharding_rules)
     e_dtype = dtype if config.encoder.dtype == 'auto' else config.encoder.dtype
-    encoder = _probe_encoder(config, encoder_variant, e_dtype)
+    family = probe_encoder_family(config, encoder_family)
+    encoder = _probe_encoder(config, encoder_variant, e_dtype, family)
     batch = int(global_batch or config.batch_size)
     eval_batch = int(global_batch or config.eval_batch_size or config.batch_size)
     ways = _batch_ways(mesh, rules, batch)
@@ -148,8 +198,10 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     def clips(b, views):
         return jax.ShapeDtypeStruct((b, *views, *frame, *hw), jnp.uint8, sharding=split)
 
-    frames = clip.frames_per_clip if d.kind == 'video' else encoder.num_frames
-    n_tokens = (frames // encoder.tubelet_size) * (clip.crop_size // encoder.patch_size) ** 2
+    image_frames = getattr(encoder, 'image_frames', encoder.num_frames)  # V-JEPA 2: its own
+    frames = clip.frames_per_clip if d.kind == 'video' else image_frames
+    clip_tokens = (frames // encoder.tubelet_size) * (clip.crop_size // encoder.patch_size) ** 2
+    n_tokens = clip_tokens * len(getattr(encoder, 'out_layers', None) or (None,))  # features
 
     def tokens_like(b, views):
         return jax.ShapeDtypeStruct((b, *views, n_tokens, encoder.embed_dim), encoder.dtype,
@@ -158,7 +210,7 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     labels = lambda b: jax.ShapeDtypeStruct((b,), jnp.int32, sharding=split)
     valid = lambda b: jax.ShapeDtypeStruct((b,), jnp.bool_, sharding=split)
 
-    per_clip = flops.encoder_flops(encoder, n_tokens)
+    per_clip = _clip_encoder_flops(encoder, clip_tokens)
     calls_train = (multiview.num_probe_calls(*train_views, setup.attend_across_segments))
     calls_eval = (multiview.num_probe_calls(*eval_views, setup.attend_across_segments))
     seq_train = n_tokens * (train_views[0] if setup.attend_across_segments else 1)
@@ -187,11 +239,13 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
 
 
 def config_programs(config, mesh, *, global_batch: int | None = None,
-                    encoder_variant: str = 'L/16', dtype: str = 'bfloat16') -> list[Program]:
-    """The programs of a pretraining or probe config (``config.mode``)."""
+                    encoder_variant: str = 'L/16', dtype: str = 'bfloat16',
+                    encoder_family: str = '') -> list[Program]:
+    """The programs of a pretraining or probe config (``config.mode``); ``encoder_*``: probes."""
     if config.mode == 'pretrain':
         return pretrain_programs(config, mesh, global_batch)
     if config.mode == 'probe':
-        return probe_programs(config, mesh, encoder_variant, global_batch, dtype)
+        return probe_programs(config, mesh, encoder_variant, global_batch, dtype,
+                              encoder_family)
     raise ValueError(f'config.mode {config.mode!r}: only "pretrain" and "probe" configs compile.')
 
