@@ -134,13 +134,6 @@ def _probe_encoder(config, variant: str, dtype: str, family: str
     return VJEPA2Encoder(**common, out_layers=out_layers)
 
 
-def _clip_encoder_flops(encoder, tokens: int) -> float:
-    """Forward FLOPs of ``encoder`` on a clip of ``tokens`` tokens (embedding + every block)."""
-    patch = encoder.tubelet_size * encoder.patch_size ** 2 * 3
-    return (2.0 * tokens * patch * encoder.embed_dim
-            + flops.transformer_flops(tokens, encoder.embed_dim, encoder.depth, encoder.mlp_dim))
-
-
 def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None = None,
                    dtype: str = 'bfloat16', encoder_family: str = '') -> list[Program]:
     """The probe job's four jitted functions for ``config`` with an encoder of ``encoder_variant``.
@@ -210,7 +203,9 @@ def probe_programs(config, mesh, encoder_variant: str, global_batch: int | None 
     labels = lambda b: jax.ShapeDtypeStruct((b,), jnp.int32, sharding=split)
     valid = lambda b: jax.ShapeDtypeStruct((b,), jnp.bool_, sharding=split)
 
-    per_clip = _clip_encoder_flops(encoder, clip_tokens)
+    per_clip = (flops.embed_flops(encoder, clip_tokens)  # the probe clip, not the encoder's
+                + flops.transformer_flops(clip_tokens, encoder.embed_dim, encoder.depth,
+                                          encoder.mlp_dim))
     calls_train = (multiview.num_probe_calls(*train_views, setup.attend_across_segments))
     calls_eval = (multiview.num_probe_calls(*eval_views, setup.attend_across_segments))
     seq_train = n_tokens * (train_views[0] if setup.attend_across_segments else 1)

@@ -20,10 +20,12 @@ def transformer_flops(tokens: int, width: int, depth: int, mlp_dim: int) -> floa
     return float(depth * (dense + attention))
 
 
-def embed_flops(encoder: VisionTransformer) -> float:
-    """Tubelet embedding of every token (tokens are dropped after it)."""
+def embed_flops(encoder: VisionTransformer, tokens: int | None = None) -> float:
+    """Tubelet embedding of ``tokens`` tokens (default: the encoder's whole clip; tokens
+    are dropped after it)."""
     patch = encoder.tubelet_size * encoder.patch_size ** 2 * 3
-    return float(2 * encoder.num_patches * patch * encoder.embed_dim)
+    n = encoder.num_patches if tokens is None else tokens
+    return float(2 * n * patch * encoder.embed_dim)
 
 
 def encoder_flops(encoder: VisionTransformer, tokens: int | None = None) -> float:
