@@ -53,6 +53,15 @@ _CASE_SENSITIVE = {'g': 'giant', 'G': 'gigantic'}
 
 OFFICIAL_HEADS_BY_WIDTH = {v[0]: v[2] for v in _OFFICIAL.values()}
 
+# Model families: V-JEPA 1 (learned / sincos position table) and V-JEPA 2 (RoPE).
+# V-JEPA 2 builds its giant as `vit_giant_xformers` (22 heads of 64 channels)
+# and its gigantic with 26 heads and patch 16; every other size is shared.
+FAMILIES = ('vjepa', 'vjepa2')
+_FAMILY_SIZES = {
+        'vjepa': {},
+        'vjepa2': {'giant': (1408, 40, 22, 6144, 16), 'gigantic': (1664, 48, 26, 6656, 16)},
+}
+
 _CUSTOM = re.compile(r'^w(\d+)d(\d+)h(\d+)(?:m(\d+))?$')
 
 
@@ -60,8 +69,8 @@ def variant_names() -> list[str]:
     return sorted(_OFFICIAL)
 
 
-def decode_variant(name: str) -> Variant:
-    """Decodes a model variant name.
+def decode_variant(name: str, family: str = 'vjepa') -> Variant:
+    """Decodes a model variant name of model ``family`` (``FAMILIES``).
 
     Accepted forms (patch size after an optional ``/``):
         * official sizes: ``tiny small base large huge giant gigantic``, the
@@ -69,11 +78,17 @@ def decode_variant(name: str) -> Variant:
             ``Ti S B L H g G`` (``g`` giant, ``G`` gigantic), e.g. ``"L/16"``;
         * custom: ``w{width}d{depth}h{heads}[m{mlp_hidden}]``, e.g.
             ``"w104d3h4/16"`` (MLP hidden defaults to 4 x width).
+
+    V-JEPA 2 names may carry the builders' ``_xformers`` suffix.
     """
+    if family not in FAMILIES:
+        raise ValueError(f'Unknown model family {family!r}; use one of {list(FAMILIES)}.')
     base, _, patch = name.strip().partition('/')
     if patch and not patch.isdigit():
         raise ValueError(f'Variant {name!r}: patch size after "/" must be an integer.')
     key = base.removeprefix('vit_')
+    if family == 'vjepa2':
+        key = key.removesuffix('_xformers')
     custom = _CUSTOM.match(key)
     if custom:
         width, depth, heads = (int(custom.group(i)) for i in (1, 2, 3))
@@ -86,7 +101,7 @@ def decode_variant(name: str) -> Variant:
                     f'Unknown model variant {name!r}. Use one of {variant_names()} (or '
                     'Ti/S/B/L/H/g/G, optionally with "/patch"), or a custom '
                     '"w<width>d<depth>h<heads>[m<mlp>]/<patch>" such as "w104d3h4/16".')
-        width, depth, heads, mlp, default_patch = _OFFICIAL[key]
+        width, depth, heads, mlp, default_patch = _FAMILY_SIZES[family].get(key, _OFFICIAL[key])
     if width % heads:
         raise ValueError(f'Variant {name!r}: width {width} is not divisible by {heads} heads.')
     return Variant(width, depth, heads, mlp, int(patch) if patch else default_patch)

@@ -1,10 +1,12 @@
 """Encoder + predictor pair from the ``model`` section of a pretraining config.
 
 ``ModelConfig(**config.model)`` is that section: its fields are the section's
-keys, its defaults the official ViT-L/16 with the 384 x 12 predictor, and its
-``problems()`` the checks of a model that cannot be built (unknown variant, a
-clip that does not split into tubelets, a predictor width its heads do not
-divide). ``ModelConfig.build()`` makes the two Flax modules.
+keys, its defaults the official V-JEPA 1 ViT-L/16 with the 384 x 12 predictor,
+and its ``problems()`` the checks of a model that cannot be built (unknown
+family or variant, a clip that does not split into tubelets, a predictor width
+its heads do not divide). ``ModelConfig.build()`` makes the two Flax modules
+of the config's ``family``: ``'vjepa'`` (V-JEPA 1: ``VisionTransformer`` +
+``Predictor``) or ``'vjepa2'`` (RoPE: ``VJEPA2Encoder`` + ``VJEPA2Predictor``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import jax.numpy as jnp
 import ml_collections
 
-from vjepa_jax.config_lib import decode_variant
+from vjepa_jax.config_lib import FAMILIES, decode_variant
 from vjepa_jax.config_sections import (
     ConfigSection,
     SectionError,
@@ -79,8 +81,13 @@ class ModelConfig(ConfigSection):
 
     ``dtype`` is the compute dtype (params stay float32); ``attention_impl``
     None lets ``models.attention`` pick the backend's implementation.
+    ``family`` picks the modules and the size table (``config_lib.FAMILIES``);
+    ``rope_interleave`` (V-JEPA 2 only) the V-JEPA 2.1 RoPE frequency layout.
+    For V-JEPA 2, ``num_frames`` is the largest frames-per-clip group: it sizes
+    the predictor's RoPE grid.
     """
 
+    family: str = 'vjepa'
     variant: str = 'L/16'
     num_frames: int = 16
     crop_size: int = 224
@@ -90,6 +97,7 @@ class ModelConfig(ConfigSection):
     scan_layers: bool = False
     remat_policy: str = 'none'
     attention_impl: str | None = None
+    rope_interleave: bool = False
     predictor: PredictorConfig = PredictorConfig()
 
     def __post_init__(self) -> None:
@@ -101,10 +109,15 @@ class ModelConfig(ConfigSection):
 
     def problems(self) -> list[str]:
         problems = []
+        if self.family not in FAMILIES:
+            return [f'model.family {self.family!r} is not one of {list(FAMILIES)}.']
+        if self.rope_interleave and self.family != 'vjepa2':
+            problems.append('model.rope_interleave is a V-JEPA 2 option: set model.family to '
+                            "'vjepa2' or leave it False.")
         try:
-            variant = decode_variant(self.variant)
+            variant = decode_variant(self.variant, self.family)
         except ValueError as e:
-            return [f'model.variant: {e}']
+            return problems + [f'model.variant: {e}']
         problems += clip_split_problems(self.variant, variant.patch_size, self.crop_size,
                                         self.num_frames, self.tubelet_size)
         if self.dtype not in DTYPES:
@@ -116,9 +129,9 @@ class ModelConfig(ConfigSection):
                             'model.predictor.num_heads).')
         return problems
 
-    def build(self) -> tuple[VisionTransformer, Predictor]:
-        """The encoder and predictor modules."""
-        variant = decode_variant(self.variant)
+    def build(self) -> tuple[Any, Any]:
+        """The encoder and predictor modules of ``family``."""
+        variant = decode_variant(self.variant, self.family)
         shared = {
             'img_size': self.crop_size, 'num_frames': self.num_frames,
             'patch_size': variant.patch_size, 'tubelet_size': self.tubelet_size,
@@ -126,10 +139,17 @@ class ModelConfig(ConfigSection):
             'scan_layers': self.scan_layers, 'remat_policy': self.remat_policy,
             'attention_impl': self.attention_impl,
         }
-        encoder = VisionTransformer(embed_dim=variant.embed_dim, depth=variant.depth,
-                                    num_heads=variant.num_heads, mlp_dim=variant.mlp_dim, **shared)
+        encoder_cls, predictor_cls = VisionTransformer, Predictor
+        if self.family == 'vjepa2':
+            from vjepa_jax.models.vjepa2 import VJEPA2Encoder, VJEPA2Predictor
+
+            encoder_cls, predictor_cls = VJEPA2Encoder, VJEPA2Predictor
+            del shared['uniform_power']  # no position table to shape
+            shared['rope_interleave'] = self.rope_interleave
+        encoder = encoder_cls(embed_dim=variant.embed_dim, depth=variant.depth,
+                              num_heads=variant.num_heads, mlp_dim=variant.mlp_dim, **shared)
         p = self.predictor
-        predictor = Predictor(embed_dim=variant.embed_dim, predictor_embed_dim=p.embed_dim,
+        predictor = predictor_cls(embed_dim=variant.embed_dim, predictor_embed_dim=p.embed_dim,
                               depth=p.depth, num_heads=p.num_heads or variant.num_heads,
                               mlp_dim=int(p.embed_dim * p.mlp_ratio),
                               num_mask_tokens=p.num_mask_tokens,
@@ -148,7 +168,7 @@ def compute_dtype(name: str) -> Any:
     return DTYPES[name]
 
 
-def build_jepa_models(cfg: Mapping[str, Any] | ModelConfig) -> tuple[VisionTransformer, Predictor]:
+def build_jepa_models(cfg: Mapping[str, Any] | ModelConfig) -> tuple[Any, Any]:
     """Encoder and predictor modules for a ``model`` section (raises ``SectionError``)."""
     model, problems = build_section(ModelConfig, 'model', _current(cfg))
     if problems:

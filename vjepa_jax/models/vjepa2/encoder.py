@@ -63,6 +63,17 @@ class VJEPA2Encoder(nn.Module):
     attention_impl: str | None = None
     out_layers: tuple[int, ...] | None = None
 
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Token grid (T', H', W') of the pretraining clip ``num_frames x img_size^2``."""
+        side = self.img_size // self.patch_size
+        return self.num_frames // self.tubelet_size, side, side
+
+    @property
+    def num_patches(self) -> int:
+        t, h, w = self.grid
+        return t * h * w
+
     def input_grid(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
         """Token grid (T', H', W') of a clip ``[B, T, H, W, C]``.
 
