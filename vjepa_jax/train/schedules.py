@@ -7,6 +7,10 @@ learning rate and weight decay, while the EMA momentum generator yields its
 steps_per_epoch)`` positions (official ``ipe_scale`` 1.25), so the schedules
 never reach their final values within the run. Resume needs no fast-forward:
 everything is computed from ``step``.
+
+Two learning-rate shapes: ``'warmup_cosine'`` (V-JEPA 1; V-JEPA 2's
+warmup-then-constant is this with ``final_lr == lr``) and ``'linear_decay'``
+(V-JEPA 2's cooldown: ``lr + k / T * (final_lr - lr)``, no warmup).
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ from vjepa_jax.config_sections import ConfigSection
 
 Array = jax.Array
 
+LR_SCHEDULES = ('warmup_cosine', 'linear_decay')
+
 
 @dataclasses.dataclass(frozen=True)
 class Schedules(ConfigSection):
     """Official V-JEPA schedules; epochs are ``steps_per_epoch`` updates long.
 
     The defaults are the official ViT-L/16 recipe (``configs/pretrain/vitl16.yaml``).
-    ``clip_grad`` None: no clipping.
+    ``clip_grad`` None: no clipping. ``lr_schedule``: ``'warmup_cosine'`` or
+    ``'linear_decay'`` (module docstring; ``start_lr`` and ``warmup_epochs``
+    are unused by the latter, as in the official cooldown).
     """
 
     steps_per_epoch: int = 300
@@ -42,6 +50,7 @@ class Schedules(ConfigSection):
     ipe_scale: float = 1.25
     clip_grad: float | None = 10.0
     clip_after_warmup: bool = True
+    lr_schedule: str = 'warmup_cosine'
 
     def problems(self) -> list[str]:
         problems = []
@@ -53,6 +62,9 @@ class Schedules(ConfigSection):
                             f'optimizer.ipe_scale ({self.ipe_scale}) > 0.')
         if len(self.ema) != 2:
             problems.append(f'optimizer.ema {self.ema!r}: give (start, end) momenta.')
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(f'optimizer.lr_schedule {self.lr_schedule!r} is not one of '
+                            f'{list(LR_SCHEDULES)}.')
         if self.clip_grad is not None and self.clip_grad <= 0:
             problems.append(f'optimizer.clip_grad {self.clip_grad}: give a positive norm, or '
                             'None for no clipping.')
@@ -87,8 +99,11 @@ class Schedules(ConfigSection):
         return (math.floor(self.warmup_epochs) + 1) * self.steps_per_epoch
 
     def learning_rate(self, step: Array | int) -> Array:
-        """Linear warmup ``start_lr -> lr``, then cosine to ``final_lr``."""
+        """Linear warmup ``start_lr -> lr``, then cosine to ``final_lr`` (``'linear_decay'``:
+        a straight line from ``lr`` towards ``final_lr`` over ``schedule_steps``)."""
         k = jnp.asarray(step, jnp.float32) + 1.0
+        if self.lr_schedule == 'linear_decay':
+            return self.lr + k / max(1.0, float(self.schedule_steps)) * (self.final_lr - self.lr)
         warm = float(self.warmup_steps)
         warmup = self.start_lr + k / max(1.0, warm) * (self.lr - self.start_lr)
         progress = (k - warm) / max(1.0, float(self.schedule_steps - self.warmup_steps))
