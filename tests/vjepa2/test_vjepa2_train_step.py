@@ -25,9 +25,9 @@ import optax
 import pytest
 
 from tests.helpers.paths import SHARED_FIXTURES
-from vjepa_jax.convert import param_trees, vjepa2_formats
+from vjepa_jax.convert import vjepa2_formats
 from vjepa_jax.convert.torch_pickle import load_torch_checkpoint
-from vjepa_jax.convert.vjepa2_official import encoder_params, predictor_params
+from vjepa_jax.convert.vjepa2_official import adamw_moments
 from vjepa_jax.models.vjepa2 import VJEPA2Encoder, VJEPA2Predictor
 from vjepa_jax.train.optimizer import OptimizerConfig
 from vjepa_jax.train.state import state_from_params
@@ -37,11 +37,6 @@ TOL = 1e-4
 FIXTURE = SHARED_FIXTURES / 'official_vjepa2_small'
 pytestmark = pytest.mark.skipif(not (FIXTURE / 'fixture.npz').is_file(),
                                 reason=f'official V-JEPA 2 fixture not found at {FIXTURE}')
-
-
-def _decayed(key: str, value: np.ndarray) -> bool:
-    """The official weight-decay grouping (``app/vjepa/utils.py``)."""
-    return 'bias' not in key and np.ndim(value) != 1
 
 
 @pytest.fixture(scope='module')
@@ -60,25 +55,9 @@ def official():
 
 
 def _moments(ckpt, config) -> dict[str, dict[str, dict]]:
-    """The official AdamW ``exp_avg`` / ``exp_avg_sq`` in our param layout (zeros where the
-    official optimizer keeps no state: the mask tokens no group uses)."""
-    sds = {name: param_trees.strip_prefix(ckpt[name], ('module.', 'backbone.'))
-           for name in ('encoder', 'predictor')}
-    groups = [(n, k) for decay in (True, False) for n in ('encoder', 'predictor')
-              for k, v in sds[n].items() if _decayed(k, v) == decay]
-    order = [i for g in ckpt['opt']['param_groups'] for i in g['params']]
-    assert len(order) == len(groups)
-    state = ckpt['opt']['state']
-    out = {}
-    for moment in ('exp_avg', 'exp_avg_sq'):
-        trees = {n: {k: np.zeros_like(v) for k, v in sd.items()} for n, sd in sds.items()}
-        for index, (name, key) in zip(order, groups):
-            if index in state:
-                assert int(state[index]['step']) == 1
-                trees[name][key] = np.asarray(state[index][moment])
-        out[moment] = {'encoder': encoder_params(trees['encoder'], config['encoder']),
-                       'predictor': predictor_params(trees['predictor'], config['predictor'])}
-    return out
+    step, moments = adamw_moments(ckpt, config)
+    assert step == 1
+    return moments
 
 
 def _undo_adamw(p1, m, v, decay, opt):

@@ -176,6 +176,49 @@ def read_pretraining(checkpoint: Mapping[str, Any], num_heads: int | None = None
     return config, params, provenance
 
 
+def _decayed(key: str, value: np.ndarray) -> bool:
+    """The official weight-decay grouping of ``app/vjepa/utils.py:init_opt``."""
+    return 'bias' not in key and np.ndim(value) != 1
+
+
+def adamw_moments(checkpoint: Mapping[str, Any], config: Mapping[str, Any]
+                  ) -> tuple[int, dict[str, dict[str, Any]]]:
+    """The official AdamW state of a pretraining checkpoint in our param layout.
+
+    ``config``: ``read_pretraining``'s. The four official param groups list
+    the encoder's and the predictor's decayed weights, then their biases / 1-D
+    params, each in state-dict order; that order maps the optimizer's integer
+    ids to keys. Mask tokens the run never used have no state: zeros.
+
+    Returns ``(step, {'exp_avg': {'encoder', 'predictor'}, 'exp_avg_sq': {...}})``.
+    """
+    opt = checkpoint.get('opt')
+    if not isinstance(opt, Mapping) or 'state' not in opt or 'param_groups' not in opt:
+        raise ConversionError('The checkpoint has no AdamW state ("opt" entry); it cannot '
+                              'continue its optimizer (drop init_optimizer_state).')
+    sds = {name: param_trees.strip_prefix(checkpoint[name], ('module.', 'backbone.'))
+           for name in ('encoder', 'predictor')}
+    keys = [(n, k) for decay in (True, False) for n in ('encoder', 'predictor')
+            for k, v in sds[n].items() if _decayed(k, v) == decay]
+    order = [i for g in opt['param_groups'] for i in g['params']]
+    if len(order) != len(keys):
+        raise ConversionError(f'The AdamW state lists {len(order)} params, the models have '
+                              f'{len(keys)}: not the official four-group optimizer.')
+    steps = {int(np.asarray(st['step'])) for st in opt['state'].values()}
+    if len(steps) != 1:
+        raise ConversionError(f'The AdamW state holds different step counts {sorted(steps)}.')
+    out = {}
+    for moment in ('exp_avg', 'exp_avg_sq'):
+        trees = {n: {k: np.zeros_like(np.asarray(v)) for k, v in sd.items()}
+                 for n, sd in sds.items()}
+        for index, (name, key) in zip(order, keys):
+            if index in opt['state']:
+                trees[name][key] = np.asarray(opt['state'][index][moment])
+        out[moment] = {'encoder': encoder_params(trees['encoder'], config['encoder']),
+                       'predictor': predictor_params(trees['predictor'], config['predictor'])}
+    return steps.pop(), out
+
+
 def read_probe(checkpoint: Mapping[str, Any], num_heads: int = PROBE_HEADS
                ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Official V-JEPA 2 probe checkpoint dict -> ``(config, params, provenance)``.

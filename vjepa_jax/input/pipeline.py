@@ -183,6 +183,58 @@ def pretraining_dataset(index: MixedIndex | Sequence[str], samplers: Sequence[Ma
     """
     if not isinstance(index, MixedIndex):
         index = mix_indices(list(index))
+    ds = _batches(index, samplers, batch_size, clip, seed, process_index, process_count)
+    return prefetch(ds, num_workers, read_threads, worker_buffer_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameGroup:
+    """One frames-per-clip group of a V-JEPA 2 batch: its clip, mask samplers and clips per
+    step on this process."""
+
+    clip: ClipConfig
+    samplers: tuple[MaskSampler, ...]
+    batch_size: int
+
+
+def group_seed(seed: int, group: int) -> int:
+    """Group 0 keeps the run's seed (a one-group run is the plain pipeline); the others get
+    their own streams of clips, crops and masks."""
+    if group == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, group]).generate_state(1)[0])
+
+
+def grouped_pretraining_dataset(index: MixedIndex | Sequence[str], groups: Sequence[FrameGroup],
+                                *, seed: int = 0, process_index: int = 0,
+                                process_count: int = 1, num_workers: int = 0,
+                                worker_buffer_size: int = 2,
+                                read_threads: int | None = None) -> grain.IterDataset:
+    """V-JEPA 2 input: every step holds one batch per frames-per-clip group.
+
+    Each group draws its own clips from the whole index mix, with its own
+    frame count and batch size (static shapes per group). Elements are
+    ``{'groups': (batch_0, batch_1, ...), 'data_attempts', 'data_bad'}``; one
+    grain iterator, so checkpoints and resume work as for one group.
+    """
+    if not isinstance(index, MixedIndex):
+        index = mix_indices(list(index))
+    parts = [_batches(index, g.samplers, g.batch_size, g.clip, group_seed(seed, i),
+                      process_index, process_count) for i, g in enumerate(groups)]
+    ds = grain.experimental.ZipMapDataset(parts).map(_join_groups)
+    return prefetch(ds, num_workers, read_threads, worker_buffer_size)
+
+
+def _join_groups(batches: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {'groups': tuple(batches),
+            'data_attempts': sum(b['data_attempts'] for b in batches),
+            'data_bad': [report for b in batches for report in b['data_bad']]}
+
+
+def _batches(index: MixedIndex, samplers: Sequence[MaskSampler], batch_size: int,
+             clip: ClipConfig, seed: int, process_index: int,
+             process_count: int) -> grain.MapDataset:
+    """This process's batches of clips with their masks, before prefetching."""
     if batch_size < 1:
         raise ValueError(f'batch_size must be positive, got {batch_size}.')
     if not 0 <= process_index < process_count:
@@ -194,8 +246,7 @@ def pretraining_dataset(index: MixedIndex | Sequence[str], samplers: Sequence[Ma
     ds = ds.random_map(_LoadClip(index, clip), seed=seed)
     ds = ds[process_index::process_count]
     ds = ds.batch(batch_size, drop_remainder=True, batch_fn=_collate)
-    ds = ds.map_with_index(_AddMasks(samplers, seed, process_index))
-    return prefetch(ds, num_workers, read_threads, worker_buffer_size)
+    return ds.map_with_index(_AddMasks(samplers, seed, process_index))
 
 
 def prefetch(ds: grain.MapDataset, num_workers: int = 0, read_threads: int | None = None,
@@ -220,6 +271,11 @@ def prefetch(ds: grain.MapDataset, num_workers: int = 0, read_threads: int | Non
 
 
 def split_batch(batch: Mapping[str, Any]) -> tuple[dict[str, Any], int, list[tuple[str, str]]]:
-    """``(device batch {'video', 'masks'}, videos attempted, [(path, reason), ...] bad)``."""
-    return ({k: batch[k] for k in DEVICE_KEYS}, int(batch['data_attempts']),
+    """``(device batch, videos attempted, [(path, reason), ...] bad)``; the device batch is
+    ``{'video', 'masks'}``, or ``{'groups': ({'video', 'masks'}, ...)}`` for a grouped one."""
+    if 'groups' in batch:
+        device = {'groups': tuple({k: g[k] for k in DEVICE_KEYS} for g in batch['groups'])}
+    else:
+        device = {k: batch[k] for k in DEVICE_KEYS}
+    return (device, int(batch['data_attempts']),
             list(batch['data_bad']))

@@ -164,8 +164,8 @@ def _read(request: LoadRequest) -> LoadedModel:
         notes.append('import options ignored (the config is stored): '
                      + ', '.join(f'{k}={v}' for k, v in sorted(request.options.items())))
     provenance = Provenance(str(step_dir), NAME, int(step_dir.name), which, tuple(notes))
-    config = {'encoder': module_config(encoder), 'predictor': module_config(predictor),
-              'model': model_cfg}
+    config = {'family': model_cfg.get('family', 'vjepa'), 'encoder': module_config(encoder),
+              'predictor': module_config(predictor), 'model': model_cfg}
     return LoadedModel('pretraining', config, params, provenance, encoder=encoder,
                        predictor=predictor)
 

@@ -14,8 +14,11 @@ section        object                                            checks next to 
 ``checkpoint`` ``checkpointing.CheckpointPolicy``                intervals, keep counts
 =============  ================================================  ========================
 
-plus top-level fields (``seed``, ``batch_size``, ``mesh``, ``sharding_rules``,
-``masks``, ``init_from``, ``log_every``, ``peak_tflops_per_device``).
+plus top-level fields (``seed``, ``batch_size``, ``frame_groups``, ``mesh``,
+``sharding_rules``, ``masks``, ``init_from``, ``init_optimizer_state``,
+``log_every``, ``peak_tflops_per_device``). ``frame_groups`` (V-JEPA 2):
+``((frames, clips), ...)`` per step, clips summing to ``batch_size``; empty
+means one group of ``model.num_frames`` frames.
 ``build(config)`` makes the sections; ``validate(config, num_devices,
 process_count)`` also runs the checks that involve several fields or the
 machine (batch vs mesh and processes, files that must exist) and raises one
@@ -86,6 +89,41 @@ def num_steps(config: Any) -> int:
     return int(config.optimizer.num_epochs * config.optimizer.steps_per_epoch)
 
 
+def frame_groups(config: Any) -> tuple[tuple[int, int], ...]:
+    """``((frames, global clips), ...)`` of every step: ``config.frame_groups``, or one
+    group of ``model.num_frames`` x ``batch_size``."""
+    groups = tuple(tuple(int(x) for x in g) for g in (config.get('frame_groups') or ()))
+    return groups or ((int(config.model.num_frames), int(config.batch_size)),)
+
+
+def _group_problems(config: Any, ways: int | None, process_count: int) -> list[str]:
+    """Why ``frame_groups`` cannot be run; [] when it can."""
+    given = config.get('frame_groups') or ()
+    if any(len(g) != 2 for g in given):
+        return [f'frame_groups {given!r}: give ((frames, clips), ...) pairs.']
+    groups = frame_groups(config)
+    problems = []
+    frames = int(config.model.num_frames)
+    if given and config.model.get('family', 'vjepa') != 'vjepa2':
+        problems.append('frame_groups is a V-JEPA 2 feature: set model.family to "vjepa2" '
+                        '(V-JEPA 1 position tables fix the clip length), or leave it empty.')
+    if given and sum(c for _, c in groups) != config.batch_size:
+        problems.append(f'frame_groups {groups} hold {sum(c for _, c in groups)} clips per '
+                        f'step but batch_size is {config.batch_size}: make them agree.')
+    if len({f for f, _ in groups}) != len(groups):
+        problems.append(f'frame_groups {groups}: each frame count may appear once (the '
+                        'official collator merges groups of equal length).')
+    for f, c in groups:
+        if not 0 < f <= frames or f % int(config.model.tubelet_size):
+            problems.append(f'frame_groups: {f} frames must be in (0, model.num_frames = '
+                            f'{frames}] and a multiple of model.tubelet_size.')
+        if given and (c < 1 or c % process_count or (ways and c % ways)):
+            problems.append(f'frame_groups: {c} clips of {f} frames is not a positive multiple '
+                            f'of the data-parallel size {ways} and of the {process_count} '
+                            'processes.')
+    return problems
+
+
 def validate(config: Any, num_devices: int, process_count: int = 1) -> PretrainSections:
     """``build(config)`` plus the cross-field and machine checks; returns the sections.
 
@@ -100,10 +138,15 @@ def validate(config: Any, num_devices: int, process_count: int = 1) -> PretrainS
             config.mesh, sharding.rules_from_config(config.sharding_rules), num_devices)
     except ValueError as e:
         problems.append(mesh_problem or f'mesh: {e}')
+        ways = None
     else:
         if config.batch_size % ways:
             problems.append(f'batch_size {config.batch_size} is not divisible by the '
                             f'data-parallel size {ways} (mesh {mesh_sizes}).')
+    problems += _group_problems(config, ways, process_count)
+    if config.get('init_optimizer_state') and not config.init_from:
+        problems.append('init_optimizer_state needs init_from (the checkpoint whose Adam '
+                        'moments to continue, e.g. the pretraining run a cooldown starts from).')
     if config.batch_size < 1 or config.batch_size % process_count:
         problems.append(f'batch_size {config.batch_size} is not a positive multiple of the '
                         f'{process_count} processes.')

@@ -44,16 +44,20 @@ def predictor_flops(predictor: Predictor, context: int, target: int) -> float:
 
 
 def train_step_flops(encoder: VisionTransformer, predictor: Predictor,
-                     counts: Sequence[tuple[int, int]]) -> float:
+                     counts: Sequence[tuple[int, int]], tokens: int | None = None) -> float:
     """FLOPs of one pretraining update per clip, for mask sets with ``(Kc, Kt)`` tokens.
 
-    The clip is data, so the tubelet embedding needs no input gradient: 2x, not 3x.
+    ``tokens``: the clip's token count (default: the encoder's whole clip; a
+    V-JEPA 2 frames-per-clip group may be shorter). The clip is data, so the
+    tubelet embedding needs no input gradient: 2x, not 3x.
     """
-    total = encoder_flops(encoder)  # target encoder, no backward
+    embed = embed_flops(encoder, tokens)
+    total = embed + transformer_flops(tokens or encoder.num_patches, encoder.embed_dim,
+                                      encoder.depth, encoder.mlp_dim)  # target, no backward
     for context, target in counts:
-        blocks = encoder_flops(encoder, context) - embed_flops(encoder)
+        blocks = transformer_flops(context, encoder.embed_dim, encoder.depth, encoder.mlp_dim)
         total += 3 * (blocks + predictor_flops(predictor, context, target))
-        total += 2 * embed_flops(encoder)
+        total += 2 * embed
     return total
 
 

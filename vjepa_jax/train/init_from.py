@@ -1,4 +1,11 @@
-"""Start a run from pretrained weights: any checkpoint ``vjepa_jax.load`` reads."""
+"""Start a run from pretrained weights: any checkpoint ``vjepa_jax.load`` reads.
+
+With ``optimizer_state`` the run also continues the checkpoint's Adam moments
+and count, as V-JEPA 2's cooldown does (``load_checkpoint`` with
+``is_anneal``: weights and ``opt`` loaded, epoch and schedules restarted).
+That is read from our training workdirs and from official V-JEPA 2 ``.pt``
+files.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,9 @@ from typing import Any
 
 import jax
 import numpy as np
+import optax
 
+from vjepa_jax import checkpointing
 from vjepa_jax.errors import CheckpointError
 from vjepa_jax.models.layer_layout import match_layout
 from vjepa_jax.train.state import TrainState
@@ -35,10 +44,11 @@ def _check_shapes(name: str, loaded: Any, template: Any) -> list[str]:
 
 
 def load_init_params(path: str | Path, state: TrainState, shardings: TrainState,
-                     **import_kwargs: Any) -> TrainState:
+                     optimizer_state: bool = False, **import_kwargs: Any) -> TrainState:
     """``state`` with encoder / target encoder / predictor params from ``path``.
 
-    The optimiser state and step stay fresh. A checkpoint without a target
+    The step stays 0; the optimiser state stays fresh unless ``optimizer_state``
+    (then it is the checkpoint's: ``_optimizer_state``). A checkpoint without a target
     encoder gives its encoder to both; without a predictor, the predictor keeps
     its fresh init. Shapes must match the configured model exactly; errors list
     every mismatch. ``path`` is anything ``vjepa_jax.load`` reads (an official
@@ -79,4 +89,65 @@ def load_init_params(path: str | Path, state: TrainState, shardings: TrainState,
         if name in trees:
             params[name] = place(name, trees[name], shardings.params[name])
     target_params = place('target_encoder', trees['target_encoder'], shardings.target_encoder)
-    return state.replace(params=params, target_encoder=target_params)
+    state = state.replace(params=params, target_encoder=target_params)
+    if optimizer_state:
+        state = state.replace(opt_state=_optimizer_state(path, state, shardings, import_kwargs))
+    return state
+
+
+def _adam_index(opt_state: Any) -> int:
+    """Position of the Adam link's state in the chain's state tuple."""
+    found = [i for i, s in enumerate(opt_state) if isinstance(s, optax.ScaleByAdamState)]
+    if len(found) != 1:
+        raise CheckpointError('The optimizer chain has no single Adam link to load into.')
+    return found[0]
+
+
+def _optimizer_state(path: str | Path, state: TrainState, shardings: TrainState,
+                     import_kwargs: dict[str, Any]) -> Any:
+    """The Adam state of the checkpoint at ``path``, placed like ``state.opt_state``."""
+    from vjepa_jax.loading.train_workdir import find_train_checkpoint
+
+    found = find_train_checkpoint(path)
+    if found is not None:
+        import orbax.checkpoint as ocp
+
+        _, step_dir = found
+        abstract = jax.tree_util.tree_map(
+            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state, shardings)
+        try:
+            restored = ocp.StandardCheckpointer().restore(step_dir / checkpointing.STATE_ITEM,
+                                                          abstract)
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f'init_from {path}: its optimizer state does not fit this '
+                                  f'model and optimizer ({e}).') from e
+        return restored.opt_state
+    if Path(path).is_file():
+        from vjepa_jax.convert import vjepa2_official
+        from vjepa_jax.convert.official_config import ConversionError
+        from vjepa_jax.convert.torch_pickle import load_torch_checkpoint
+
+        checkpoint = load_torch_checkpoint(path)
+        try:
+            config, _, _ = vjepa2_official.read_pretraining(checkpoint, **import_kwargs)
+            step, moments = vjepa2_official.adamw_moments(checkpoint, config)
+        except ConversionError as e:
+            raise CheckpointError(f'init_from {path}: {e}') from e
+        index = _adam_index(state.opt_state)
+        adam = state.opt_state[index]
+        mu = {k: match_layout(moments['exp_avg'][k], adam.mu[k], _STACKS) for k in adam.mu}
+        nu = {k: match_layout(moments['exp_avg_sq'][k], adam.nu[k], _STACKS) for k in adam.nu}
+        problems = [p for name in adam.mu for tree, what in ((mu, 'exp_avg'), (nu, 'exp_avg_sq'))
+                    for p in _check_shapes(f'{what} {name}', tree[name], adam.mu[name])]
+        if problems:
+            raise CheckpointError(f'init_from {path}: its AdamW state does not fit the model:\n'
+                                  '  - ' + '\n  - '.join(problems[:20]))
+        place = shardings.opt_state[index]
+        new = optax.ScaleByAdamState(
+            count=jax.device_put(np.asarray(step, np.int32), place.count),
+            mu=jax.device_put(jax.tree_util.tree_map(np.float32, mu), place.mu),
+            nu=jax.device_put(jax.tree_util.tree_map(np.float32, nu), place.nu))
+        return (*state.opt_state[:index], new, *state.opt_state[index + 1:])
+    raise CheckpointError(f'init_from {path}: optimizer state is read from training workdirs '
+                          'and official V-JEPA 2 .pt files only; set init_optimizer_state '
+                          'False to start with fresh Adam moments.')

@@ -25,11 +25,15 @@ from vjepa_jax import checkpointing, metrics, sharding
 from vjepa_jax.errors import RunStopped
 from vjepa_jax.input.bad_input import BadInputMonitor
 from vjepa_jax.input.index import mix_indices
-from vjepa_jax.input.pipeline import pretraining_dataset, split_batch
+from vjepa_jax.input.pipeline import (
+    FrameGroup,
+    grouped_pretraining_dataset,
+    pretraining_dataset,
+    split_batch,
+)
 from vjepa_jax.masks import mask_set_counts
 from vjepa_jax.models.param_count import param_count
 from vjepa_jax.train import config as config_lib
-from vjepa_jax.train import flops
 from vjepa_jax.train.init_from import load_init_params
 from vjepa_jax.train.program import boxed_abstract_state, pretrain_program
 from vjepa_jax.train.state import create_train_state
@@ -96,11 +100,16 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
     clip = sections.data
     index = mix_indices(list(clip.index_files), weights=clip.weights and list(clip.weights),
                         seed=config.seed)
-    local_batch = config.batch_size // jax.process_count()
-    dataset = pretraining_dataset(index, samplers, local_batch, clip=clip, seed=config.seed,
-                                  process_index=jax.process_index(),
-                                  process_count=jax.process_count(),
-                                  num_workers=clip.num_workers, read_threads=clip.read_threads)
+    procs = {'process_index': jax.process_index(), 'process_count': jax.process_count(),
+             'num_workers': clip.num_workers, 'read_threads': clip.read_threads}
+    groups = [FrameGroup(dataclasses.replace(clip, frames_per_clip=frames), tuple(s),
+                         clips // jax.process_count())
+              for (frames, clips), s in zip(program.groups, program.group_samplers)]
+    if len(groups) == 1:
+        dataset = pretraining_dataset(index, samplers, groups[0].batch_size, clip=groups[0].clip,
+                                      seed=config.seed, **procs)
+    else:
+        dataset = grouped_pretraining_dataset(index, groups, seed=config.seed, **procs)
     data_iter = iter(dataset)
 
     ckpt = checkpointing.TrainCheckpointer(workdir, **dataclasses.asdict(sections.checkpoint))
@@ -114,15 +123,24 @@ def run_pretraining(config, workdir: str | Path) -> dict[str, Any]:
     else:
         start = 0
         if config.init_from:
+            with_opt = bool(config.get('init_optimizer_state'))
+            # A V-JEPA 2 file has no position table to tell its crop.
+            crop = ({'img_size': encoder.img_size} if sections.model.family == 'vjepa2'
+                    else {})
             state = load_init_params(config.init_from, state, shardings,
+                                     optimizer_state=with_opt,
                                      num_heads=encoder.num_heads,
                                      num_frames=encoder.num_frames,
-                                     predictor_num_heads=predictor.num_heads)
-            source = f'init_from {config.init_from}'
+                                     predictor_num_heads=predictor.num_heads, **crop)
+            source = f'init_from {config.init_from}' + (' with its Adam moments' if with_opt
+                                                        else '')
     last_good = start if source.startswith('checkpoint') else None
 
     counts = mask_set_counts(samplers)
-    step_flops = config.batch_size * flops.train_step_flops(encoder, predictor, counts)
+    if len(groups) > 1:
+        counts = {f'{frames} frames': mask_set_counts(s)
+                  for (frames, _), s in zip(program.groups, program.group_samplers)}
+    step_flops = program.flops_per_step()
     peak = (config.peak_tflops_per_device * 1e12 * jax.device_count()
             if config.peak_tflops_per_device else None)
     writer = metrics.MetricsWriter(workdir, total_steps=total, peak_flops_per_s=peak,
