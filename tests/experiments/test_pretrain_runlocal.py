@@ -66,3 +66,47 @@ def test_official_recipes_shrink_to_one_run(videos):
 @pytest.mark.parametrize('name', ['vith16', 'vith16_384'])
 def test_large_recipes_run_two_steps_at_runlocal(name, videos, tmp_path):
     _run_two_steps(name, videos, tmp_path)
+
+
+VJEPA2_PRETRAIN = ('vjepa2_vitl16', 'vjepa2_vith16', 'vjepa2_vitg16')
+VJEPA2_COOLDOWN = ('vjepa2_vitl16_cooldown', 'vjepa2_vith16_cooldown', 'vjepa2_vitg16_cooldown',
+                   'vjepa2_vitg16_cooldown_384')
+
+
+@pytest.mark.parametrize('name', ['vjepa2_vitl16', 'vjepa2_vitl16_cooldown'])
+def test_vjepa2_experiment_runs_two_steps_at_runlocal(name, videos, tmp_path):
+    config = _run_two_steps(name, videos, tmp_path)
+    recipe = experiment_config(PRETRAIN / f'{name}.py')
+    for field in ('family', 'scan_layers', 'remat_policy', 'dtype', 'tubelet_size'):
+        assert config.model[field] == recipe.model[field], field
+    assert config.optimizer.lr_schedule == recipe.optimizer.lr_schedule
+    assert config.optimizer.clip_grad is None and config.optimizer.ema == (0.99925, 0.99925)
+
+
+def test_vjepa2_recipes_shrink_to_two_runs(videos):
+    for names in (VJEPA2_PRETRAIN, VJEPA2_COOLDOWN):
+        shrunk = [_runlocal(name, videos).to_dict() for name in names]
+        assert all(s == shrunk[0] for s in shrunk[1:]), names
+
+
+def test_vjepa2_recipes_state_the_official_values():
+    """The values of facebookresearch/vjepa2 configs/train/*/{pretrain,cooldown}-*.yaml."""
+    expected = {  # variant, crop, frames, epochs, ipe, schedule, final lr
+        'vjepa2_vitl16': ('L/16', 256, 16, 10, 300, 'warmup_cosine', 5.25e-4),
+        'vjepa2_vith16': ('H/16', 256, 16, 10, 300, 'warmup_cosine', 5.25e-4),
+        'vjepa2_vitg16': ('g/16', 256, 16, 800, 300, 'warmup_cosine', 5.25e-4),
+        'vjepa2_vitl16_cooldown': ('L/16', 256, 64, 40, 300, 'linear_decay', 1e-6),
+        'vjepa2_vith16_cooldown': ('H/16', 256, 64, 40, 300, 'linear_decay', 1e-6),
+        'vjepa2_vitg16_cooldown': ('g/16', 256, 64, 4, 30, 'linear_decay', 1e-6),
+        'vjepa2_vitg16_cooldown_384': ('g/16', 384, 64, 40, 300, 'linear_decay', 1e-6),
+    }
+    for name, (variant, crop, frames, epochs, ipe, schedule, final) in expected.items():
+        c = experiment_config(PRETRAIN / f'{name}.py')
+        o = c.optimizer
+        assert (c.model.variant, c.model.crop_size, c.model.num_frames) == (variant, crop, frames)
+        assert (o.num_epochs, o.steps_per_epoch, o.lr_schedule, o.final_lr) == \
+            (epochs, ipe, schedule, final), name
+        assert (c.batch_size, c.seed, o.lr, o.weight_decay, o.final_weight_decay) == \
+            (3072, 239, 5.25e-4, 0.04, 0.04)
+        assert c.init_optimizer_state == (schedule == 'linear_decay')
+        assert c.model.predictor.num_mask_tokens == 6
