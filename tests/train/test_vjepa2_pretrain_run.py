@@ -69,6 +69,7 @@ def test_two_groups_train_and_resume_bitwise(full_run, videos, tmp_path):
 def test_workdir_loads_as_vjepa2_and_exports_to_the_official_layout(full_run, tmp_path):
     from vjepa_jax import load
     from vjepa_jax.convert import vjepa2_formats
+    from vjepa_jax.tools import convert
 
     _, workdir = full_run
     model = load(workdir)
@@ -77,7 +78,7 @@ def test_workdir_loads_as_vjepa2_and_exports_to_the_official_layout(full_run, tm
     assert model.encode(clip).shape == (1, 2 * 4 * 4, 32)
     everything = load(workdir, all_params=True)
     out = tmp_path / 'vjepa2_tiny.pt'
-    vjepa2_formats.PRETRAINING_PT.write(out, everything.config, everything.params)
+    assert convert.main(['export', str(workdir), str(out)]) == 0
     _, back, _ = vjepa2_formats.PRETRAINING_PT.read(out, img_size=32, num_frames=4, num_heads=2,
                                                     predictor_num_heads=2)
     for name in ('encoder', 'predictor', 'target_encoder'):

@@ -30,6 +30,7 @@ from vjepa_jax.convert import official, torch_pickle, vjepa2_formats
 from vjepa_jax.errors import CheckpointError, ConfigError, cli_exit
 from vjepa_jax.loading import LoadedModel, load
 from vjepa_jax.loading.official_file import import_official
+from vjepa_jax.loading.train_workdir import find_train_checkpoint
 from vjepa_jax.loading.vjepa2_files import OPTIONS as VJEPA2_OPTIONS
 from vjepa_jax.models.param_count import param_count
 
@@ -109,11 +110,13 @@ def _export(args: argparse.Namespace) -> None:
     if vjepa2_formats.detect_format(args.src) is not None:
         _export_vjepa2(load(args.src), dst, args)
         return
-    if not checkpointing.is_model_checkpoint(args.src):
+    workdir = find_train_checkpoint(args.src) is not None
+    if not workdir and not checkpointing.is_model_checkpoint(args.src):
         raise ConfigError(f'{args.src} is no converted directory (no '
-                          f'{checkpointing.CONFIG_FILE}) and no V-JEPA 2 checkpoint; export '
-                          'takes one (`import` an official file first).')
-    model = load(args.src)
+                          f'{checkpointing.CONFIG_FILE}), training workdir or V-JEPA 2 '
+                          'checkpoint; export takes one (`import` an official file first).')
+    # A workdir's latest step, with the encoder, predictor and target encoder.
+    model = load(args.src, all_params=True) if workdir else load(args.src)
     if model.family == 'vjepa2':
         _export_vjepa2(model, dst, args)
         return
