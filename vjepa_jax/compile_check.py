@@ -32,6 +32,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from vjepa_jax.aot import targets
+from vjepa_jax.config_lib import FAMILIES
 from vjepa_jax.errors import ConfigError
 
 # CPU as the default platform, no cloud metadata lookups, quiet and shareable libtpu.
@@ -53,7 +54,7 @@ _EXACT = flags.DEFINE_boolean('exact', False, 'Default compiler effort (slower; 
                               'instead of the fastest compile.')
 _ENCODER = flags.DEFINE_string('encoder', 'L/16', 'Probe configs: the encoder variant of the '
                                'checkpoint (L/16, H/16, ...).')
-_ENCODER_FAMILY = flags.DEFINE_enum('encoder-family', '', ['', 'vjepa', 'vjepa2'],
+_ENCODER_FAMILY = flags.DEFINE_enum('encoder-family', '', ['', *FAMILIES],
                                     'Probe configs: V-JEPA 1 or 2 encoder (default: the recipe\'s, '
                                     'V-JEPA 2 for probe.kind vjepa2 or encoder.out_layers).')
 

@@ -53,7 +53,7 @@ def test_out_layers_need_a_vjepa2_encoder_with_those_blocks():
     with pytest.raises(ConfigError, match='out_layers is for V-JEPA 2 encoders'):
         programs.config_programs(config, mesh, encoder_variant=TINY, encoder_family='vjepa')
     real = _config('vjepa2_diving48', '')  # blocks 17..23: not in a 2-block encoder
-    with pytest.raises(ConfigError, match=r'are not blocks of the 2-block'):
+    with pytest.raises(ConfigError, match=r'are not blocks of this 2-block encoder'):
         programs.config_programs(real, mesh, encoder_variant=TINY)
     assert isinstance(programs._probe_encoder(config, TINY, 'float32', 'vjepa2'), VJEPA2Encoder)
 

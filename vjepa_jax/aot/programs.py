@@ -18,12 +18,12 @@ import jax
 import jax.numpy as jnp
 
 from vjepa_jax import sharding
-from vjepa_jax.config_lib import decode_variant
+from vjepa_jax.config_lib import FAMILIES, decode_variant
 from vjepa_jax.errors import ConfigError, config_problems
 from vjepa_jax.models.builder import compute_dtype
 from vjepa_jax.models.vit import VisionTransformer
 from vjepa_jax.models.vjepa2 import VJEPA2Encoder
-from vjepa_jax.models.vjepa2.sizes import decode_vjepa2_variant
+from vjepa_jax.models.vjepa2.encoder import out_layers_problem
 from vjepa_jax.train import flops
 from vjepa_jax.train.program import (
     abstract_batch,
@@ -88,7 +88,7 @@ def pretrain_programs(config, mesh, global_batch: int | None = None) -> list[Pro
                     sharding.fallback_note(boxed, mesh, program.rules))]
 
 
-ENCODER_FAMILIES = ('vjepa', 'vjepa2')
+ENCODER_FAMILIES = FAMILIES  # config_lib's model families
 
 
 def probe_encoder_family(config, family: str = '') -> str:
@@ -110,14 +110,14 @@ def _probe_encoder(config, variant: str, dtype: str, family: str
                    ) -> VisionTransformer | VJEPA2Encoder:
     """The encoder an official checkpoint of ``variant`` / ``family`` would load as."""
     out_layers = config.encoder.get('out_layers')
-    if family == 'vjepa2':
-        v = decode_vjepa2_variant(variant)
-    else:
-        v = decode_variant(variant)
-        if out_layers is not None:
-            raise ConfigError('encoder.out_layers is for V-JEPA 2 encoders; this check builds a '
-                              'V-JEPA 1 encoder (compile with --encoder-family=vjepa2, or set '
-                              'encoder.out_layers = None).')
+    try:
+        v = decode_variant(variant, family)
+    except ValueError as e:
+        raise ConfigError(f'--encoder: {e}') from e
+    if family != 'vjepa2' and out_layers is not None:
+        raise ConfigError('encoder.out_layers is for V-JEPA 2 encoders; this check builds a '
+                          'V-JEPA 1 encoder (compile with --encoder-family=vjepa2, or set '
+                          'encoder.out_layers = None).')
     common = {'img_size': config.clip.crop_size, 'num_frames': config.encoder.num_frames,
               'patch_size': v.patch_size, 'embed_dim': v.embed_dim, 'depth': v.depth,
               'num_heads': config.encoder.get('num_heads') or v.num_heads,
@@ -125,11 +125,9 @@ def _probe_encoder(config, variant: str, dtype: str, family: str
     if family == 'vjepa':
         return VisionTransformer(**common)
     if out_layers is not None:
-        bad = [i for i in out_layers if not -v.depth <= i < v.depth]
-        if bad or not out_layers:
-            raise ConfigError(f'encoder.out_layers {list(out_layers)} are not blocks of the '
-                              f'{v.depth}-block {variant} encoder; give indices in '
-                              f'[-{v.depth}, {v.depth}).')
+        problem = out_layers_problem(out_layers, v.depth, 'encoder.out_layers')
+        if problem:
+            raise ConfigError(f'{problem} ({variant})')
         out_layers = tuple(int(i) for i in out_layers)
     return VJEPA2Encoder(**common, out_layers=out_layers)
 

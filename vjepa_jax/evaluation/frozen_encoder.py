@@ -19,6 +19,7 @@ from vjepa_jax.errors import ConfigError
 from vjepa_jax.loading import load
 from vjepa_jax.loading.vjepa2_files import OPTIONS as VJEPA2_OPTIONS
 from vjepa_jax.models.builder import DTYPES
+from vjepa_jax.models.vjepa2.encoder import out_layers_problem
 
 ENCODER_DTYPES = ('auto', *DTYPES)
 WHICH = ('target_encoder', 'encoder')
@@ -98,11 +99,9 @@ def load_frozen_encoder(config: FrozenEncoderConfig,
         if loaded.family != 'vjepa2':
             raise ConfigError(f'encoder.out_layers is for V-JEPA 2 encoders; {config.checkpoint} '
                               'holds a V-JEPA 1 encoder (set encoder.out_layers = None).')
-        bad = [i for i in config.out_layers if not -encoder.depth <= i < encoder.depth]
-        if bad:
-            raise ConfigError(f'encoder.out_layers {bad} are not blocks of this {encoder.depth}-'
-                              f'block encoder; give indices in [-{encoder.depth}, '
-                              f'{encoder.depth}).')
+        problem = out_layers_problem(config.out_layers, encoder.depth, 'encoder.out_layers')
+        if problem:
+            raise ConfigError(problem)
         encoder = encoder.clone(out_layers=tuple(int(i) for i in config.out_layers))
     if config.random_init:
         params = random_encoder_params(encoder, seed)

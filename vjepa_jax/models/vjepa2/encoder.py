@@ -35,6 +35,18 @@ def images_as_video(images: Array, frames: int) -> Array:
     return jnp.repeat(images[:, None], frames, axis=1)
 
 
+def out_layers_problem(out_layers: Sequence[int], depth: int, what: str = 'out_layers'
+                       ) -> str | None:
+    """Why ``out_layers`` are not block indices of a ``depth``-block encoder; None when they are."""
+    if not out_layers:
+        return f'{what} is empty: give block indices in [-{depth}, {depth}).'
+    bad = [i for i in out_layers if not -depth <= int(i) < depth]
+    if bad:
+        return (f'{what} {bad} are not blocks of this {depth}-block encoder; give indices '
+                f'in [-{depth}, {depth}).')
+    return None
+
+
 class VJEPA2Encoder(nn.Module):
     """V-JEPA 2 encoder. ``img_size`` / ``num_frames`` are the pretraining clip (informational:
     with RoPE any input grid works).
@@ -137,10 +149,9 @@ class VJEPA2Encoder(nn.Module):
         mask = layers.key_mask(token_valid)
         if out_layers is None:
             return layers.constrain(norm(stack(x, positions, mask)), 'batch', 'tokens', 'embed')
-        bad = [i for i in out_layers if not -self.depth <= i < self.depth]
-        if bad or not out_layers:
-            raise ConfigError(f'out_layers {list(out_layers)} must be non-empty block indices '
-                              f'in [0, {self.depth}).')
+        problem = out_layers_problem(out_layers, self.depth)
+        if problem:
+            raise ConfigError(problem)
         every = stack(x, positions, mask, collect=True)
         x = jnp.concatenate([norm(every[i]) for i in out_layers], axis=1)
         return layers.constrain(x, 'batch', 'tokens', 'embed')
