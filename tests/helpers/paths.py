@@ -15,3 +15,4 @@ def official_fixture_dirs() -> list[Path]:
     dirs = [OFFICIAL_SMALL] if (OFFICIAL_SMALL / 'fixture.npz').is_file() else []
     dirs += sorted(p.parent for p in VARIANTS.glob('*/fixture.npz'))
     return dirs
+VJEPA2_VARIANTS = REPO / 'tests' / 'fixtures' / 'official_vjepa2_variants'
