@@ -152,6 +152,7 @@ def test_full_encoders(variant):
         assert _maxdiff(encode('target_encoder', video), z[f'target_full_g{g}']) <= TOL, g
 
 
+@pytest.mark.integration  # one compile per clip size; the shared fixture has a fast non-square check
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_extra_clips_full_and_masked(variant):
     """Non-square / longer-than-built clips: RoPE positions from the clip's own grid."""
@@ -187,11 +188,20 @@ def test_loss(variant):
 
 
 @pytest.mark.parametrize('variant', VARIANTS)
-def test_front_door_detects_and_encodes(variant):
-    z, spec = _fixture(variant)
+def test_front_door_detects_the_format(variant):
+    _, spec = _fixture(variant)
     path = VJEPA2_VARIANTS / variant / 'pretrain_latest.pt'
     assert vjepa2_formats.detect_format(path) is vjepa2_formats.PRETRAINING_PT
     model = vjepa_jax.load(path, **_read_options(spec))
     assert model.provenance.format == 'vjepa2_pretraining_pt'
-    assert (model.family, model.which) == ('vjepa2', 'target_encoder')
+    assert (model.kind, model.family, model.which) == ('pretraining', 'vjepa2', 'target_encoder')
+    assert model.encoder.num_heads == spec['encoder']['num_heads']
+    assert model.predictor.num_mask_tokens == spec['predictor']['num_mask_tokens']
+
+
+@pytest.mark.integration  # its own compile
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_front_door_encodes_like_the_official_target_encoder(variant):
+    z, spec = _fixture(variant)
+    model = vjepa_jax.load(VJEPA2_VARIANTS / variant / 'pretrain_latest.pt', **_read_options(spec))
     assert _maxdiff(model.encode(z['video_g0']), z['target_full_g0']) <= TOL
