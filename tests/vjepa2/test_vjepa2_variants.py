@@ -205,3 +205,24 @@ def test_front_door_encodes_like_the_official_target_encoder(variant):
     z, spec = _fixture(variant)
     model = vjepa_jax.load(VJEPA2_VARIANTS / variant / 'pretrain_latest.pt', **_read_options(spec))
     assert _maxdiff(model.encode(z['video_g0']), z['target_full_g0']) <= TOL
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_rope_errors_would_show(variant):
+    """The fixtures can tell a wrong RoPE pairing or mask token from the right one.
+
+    A model at the official 0.02 init attends almost uniformly at these widths; the
+    generator scales its weights so that these mistakes move outputs by far more than TOL.
+    """
+    z, _ = _fixture(variant)
+    config, params, *_ = _model(variant)
+    enc = VJEPA2Encoder(**dict(config['encoder'], rope_interleave=True))
+    pred = VJEPA2Predictor(**dict(config['predictor'], rope_interleave=True))
+    wrong = enc.apply({'params': params['encoder']}, _video(z, 'video_g0'))
+    assert _maxdiff(wrong, z['encoder_full_g0']) > 100 * TOL
+    args = (z['context_g0_m0'], z['masks_enc_g0_m0'], z['masks_pred_g0_m0'])
+    wrong = pred.apply({'params': params['predictor']}, *args, 0)
+    assert _maxdiff(wrong, z['predictor_g0_m0']) > 100 * TOL
+    other_token = _model(variant)[4](*args, 1)
+    assert _maxdiff(other_token, z['predictor_g0_m0']) > 100 * TOL
