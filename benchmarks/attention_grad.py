@@ -1,10 +1,11 @@
-"""Gradient time of attention alone, of one SelfAttention and of one ViT Block, per implementation.
+"""Gradient time of attention alone, one SelfAttention, one ViT Block and a stack, per implementation.
 
   python benchmarks/attention_grad.py --shapes 4x392x6x64,4x320x6x32,4x144x6x64 \
-      --impls xla,blocked [--steps 5] [--mask] [--hlo]
+      --impls xla,blocked [--depth 12] [--steps 5] [--mask] [--hlo]
 
 Shapes are ``BxLxHxD`` (batch, tokens, heads, head_dim); the module's width
-is ``H * D``, its MLP 4x that. ``--mask`` gives every call a key mask with 10%
+is ``H * D``, its MLP 4x that; ``BlockStack`` is ``--depth`` unrolled blocks
+(the encoders' layout). ``--mask`` gives every call a key mask with 10%
 padded keys (the predictor's case; the encoders run unmasked). ``--hlo``
 prints, per compiled gradient, the count of fusions by kind and the shapes
 of the many-operand ones, to see which copies XLA emits around the attention.
@@ -24,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vjepa_jax.models.attention import attention
-from vjepa_jax.models.layers import Block, SelfAttention
+from vjepa_jax.models.layers import Block, BlockStack, SelfAttention
 
 
 def _median_ms(fn: Callable[[], object], steps: int) -> float:
@@ -39,7 +40,8 @@ def _median_ms(fn: Callable[[], object], steps: int) -> float:
 
 def _fusion_summary(compiled_text: str, top: int = 6) -> str:
     """Fusion kinds by count, and the fusions with the most operands (their result shapes)."""
-    kinds = collections.Counter(re.findall(r'calls=%?([a-z_]+?)_fusion', compiled_text))
+    kinds = collections.Counter(re.findall(r'^\s*(?:ROOT )?%?([a-z_-]+_fusion)(?:\.\d+)? = ',
+                                           compiled_text, re.MULTILINE))
     wide = []
     for line in compiled_text.splitlines():
         match = re.match(r'\s*(?:ROOT )?%?(\S+) = (\S+) fusion\((.*?)\), kind=', line)
@@ -51,8 +53,8 @@ def _fusion_summary(compiled_text: str, top: int = 6) -> str:
     return '\n'.join(lines)
 
 
-def _grad_fns(impl: str, x: jax.Array, q: jax.Array, mask: jax.Array | None, heads: int
-              ) -> dict[str, tuple[Callable[..., object], tuple[jax.Array, ...]]]:
+def _grad_fns(impl: str, x: jax.Array, q: jax.Array, mask: jax.Array | None, heads: int,
+              depth: int) -> dict[str, tuple[Callable[..., object], tuple[jax.Array, ...]]]:
     """name -> (jitted gradient, its arguments) for the three levels of one implementation."""
     dim = x.shape[-1]
 
@@ -61,7 +63,9 @@ def _grad_fns(impl: str, x: jax.Array, q: jax.Array, mask: jax.Array | None, hea
 
     fns = {'attention': (jax.jit(jax.grad(attn_loss, (0, 1, 2))), (q, q * 0.5, q * 2.0))}
     for name, module in (('SelfAttention', SelfAttention(heads, implementation=impl)),
-                         ('Block', Block(heads, 4 * dim, attention_impl=impl))):
+                         ('Block', Block(heads, 4 * dim, attention_impl=impl)),
+                         ('BlockStack', BlockStack(depth, heads, 4 * dim,
+                                                   attention_impl=impl))):
         params = module.init(jax.random.key(0), x, mask)
 
         def loss(p, x, module=module):
@@ -77,7 +81,8 @@ def main() -> None:
                                  epilog=__doc__.split('\n\n', 1)[1])
     ap.add_argument('--shapes', default='4x392x6x64,4x320x6x32,4x344x6x32,4x144x6x64')
     ap.add_argument('--impls', default='xla,blocked')
-    ap.add_argument('--levels', default='attention,SelfAttention,Block')
+    ap.add_argument('--levels', default='attention,SelfAttention,Block,BlockStack')
+    ap.add_argument('--depth', type=int, default=12, help='blocks in BlockStack')
     ap.add_argument('--steps', type=int, default=5)
     ap.add_argument('--mask', action='store_true', help='10%% padded keys')
     ap.add_argument('--hlo', action='store_true', help='print fusion summaries')
@@ -94,7 +99,8 @@ def main() -> None:
         x = jnp.asarray(rng.standard_normal((b, length, heads * head_dim), np.float32))
         mask = (jnp.asarray(rng.random((b, length)) > 0.1)[:, None, None, :]
                 if args.mask else None)
-        per_impl = {impl: _grad_fns(impl, x, q, mask, heads) for impl in args.impls.split(',')}
+        per_impl = {impl: _grad_fns(impl, x, q, mask, heads, args.depth)
+                    for impl in args.impls.split(',')}
         for level in args.levels.split(','):
             times, summaries = [], []
             for impl, fns in per_impl.items():

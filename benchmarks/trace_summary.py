@@ -54,9 +54,10 @@ def main() -> None:
     ap.add_argument('trace_dir', type=pathlib.Path)
     ap.add_argument('--top', type=int, default=15)
     ap.add_argument('--by', default='kind', choices=['kind', 'name'])
-    ap.add_argument('--skip', default='PjitFunction,ThunkExecutor,TfrtCpuExecutable,'
-                    'XlaModule,ExecuteHelper',
-                    help='comma-separated substrings of wrapper events to leave out')
+    ap.add_argument('--skip', default='$,PjitFunction,ThunkExecutor,TfrtCpuExecutable,'
+                    'XlaModule,ExecuteHelper,SlinkyThreadPool',
+                    help='comma-separated substrings of wrapper events to leave out '
+                    '($: Python frames such as block_until_ready)')
     args = ap.parse_args()
     skip = [s for s in args.skip.split(',') if s]
     events = [e for e in load_events(args.trace_dir) if not any(s in e['name'] for s in skip)]
