@@ -7,7 +7,7 @@ into every consumer instead of writing them out once, so each block's
 consumers (the transposes feeding the weight-gradient matmuls, the LayerNorm
 backward reductions) recompute the whole chain back to the last block: work
 quadratic in depth. In the S/16 train step this showed as
-``copy_bitcast_fusion`` loops with up to 168 operands, the step's largest
+``copy_bitcast_fusion`` loops with up to 170 operands, the step's largest
 op kind (docs/performance.md).
 
 ``jax.lax.optimization_barrier`` would be the natural stop, but the CPU
