@@ -5,6 +5,7 @@
   python benchmarks/train_step.py --variant L/16 --frames 16 --size 224 --batch 32 \
       --dtype bfloat16 --remat dots --peak-tflops 989 --json out.json
   python benchmarks/train_step.py ... --official-src /tmp/jepa_official   # + the official step
+  python benchmarks/train_step.py ... --profile /tmp/trace   # + 2 traced steps
 
 Masks are the two official mask sets (8 x 15% and 2 x 70% blocks) with the
 default fixed counts, or the counts given by ``--counts`` (to compare with
@@ -89,6 +90,9 @@ def main() -> None:
                     help='device peak TFLOP/s (dense, this dtype, all devices) for MFU')
     ap.add_argument('--json', default=None, metavar='PATH', help='also write the figures here')
     ap.add_argument('--attention', default='', help='model.attention_impl (default: by backend)')
+    ap.add_argument('--profile', default=None, metavar='DIR',
+                    help='after timing, trace 2 more steps with jax.profiler into DIR '
+                    '(summarise with benchmarks/trace_summary.py)')
     ap.add_argument('--official-src', default=None, metavar='PATH',
                     help='facebookresearch/jepa checkout: also time the official step')
     args = ap.parse_args()
@@ -133,6 +137,12 @@ def main() -> None:
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
     step_s = statistics.median(times)
+    if args.profile:   # after the timed steps, so tracing slows none of them
+        jax.profiler.start_trace(args.profile, create_perfetto_trace=True)
+        for batch in batches[1:3]:
+            state, metrics = step_fn(state, sharding.host_to_global(batch, mesh, rules))
+            jax.block_until_ready(metrics)
+        jax.profiler.stop_trace()
     step_flops = args.batch * flops.train_step_flops(encoder, predictor, counts)
     tflops = step_flops / step_s / 1e12
     figures = {

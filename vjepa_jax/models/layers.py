@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vjepa_jax.models.attention import attention
+from vjepa_jax.models.attention import attention, target_platform
+from vjepa_jax.models.cotangent_barrier import between_blocks
 
 Dtype = Any
 Array = jax.Array
@@ -214,6 +215,9 @@ class BlockStack(nn.Module):
                               metadata_params={nn.PARTITION_NAME: 'layers'})
             x, _ = scanned(**kwargs, name='layers')(x, mask)
             return x
+        platform = target_platform()
         for i in range(self.depth):
+            if i:   # keeps XLA CPU from recomputing the residual gradient per block
+                x = between_blocks(x, platform)
             x = block_cls(**kwargs, name=f'layer_{i}')(x, mask)
         return x

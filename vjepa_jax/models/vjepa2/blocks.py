@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from vjepa_jax.models import layers
+from vjepa_jax.models.attention import target_platform
+from vjepa_jax.models.cotangent_barrier import between_blocks
 from vjepa_jax.models.rope import apply_rope
 
 Array = jax.Array
@@ -128,7 +130,10 @@ class RopeBlockStack(nn.Module):
                 (x, jnp.zeros((), jnp.int32)), positions, mask)
             return every if collect else x
         outs = []
+        platform = target_platform()
         for i in range(self.depth):
+            if i:   # keeps XLA CPU from recomputing the residual gradient per block
+                x = between_blocks(x, platform)
             x = block_cls(**kwargs, name=f'layer_{i}')(x, positions, mask, i)
             outs.append(x)
         return jnp.stack(outs) if collect else x
