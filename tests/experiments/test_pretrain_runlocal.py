@@ -3,10 +3,9 @@
 ``runlocal`` keeps each recipe's code path (layer scan, remat policy, compute
 dtype, mask sets, clipping, EMA, checkpointing) and swaps in a micro model and
 the synthetic videos. The three official recipes shrink to the same run, so
-the always-on test (``integration``: a whole job, so not in ``make test-fast``) runs
-ViT-L/16 (about 45 s of one CPU core) and checks the
-other two shrink to exactly that config; running them, and tiny.py, is
-``@pytest.mark.slow``.
+the always-on test (``integration``: a whole job, left out of ``make test-fast``)
+runs ViT-L/16 (about 45 s of one CPU core) and checks the other two shrink to
+exactly that config; running them, and tiny.py, is ``@pytest.mark.slow``.
 """
 
 from __future__ import annotations
