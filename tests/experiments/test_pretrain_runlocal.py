@@ -3,9 +3,9 @@
 ``runlocal`` keeps each recipe's code path (layer scan, remat policy, compute
 dtype, mask sets, clipping, EMA, checkpointing) and swaps in a micro model and
 the synthetic videos. The three official recipes shrink to the same run, so
-the always-on test runs ViT-L/16 (about 45 s of one CPU core) and checks the
-other two shrink to exactly that config; running them, and tiny.py, is
-``@pytest.mark.slow``.
+the always-on test (``integration``: a whole job, left out of ``make test-fast``)
+runs ViT-L/16 (about 45 s of one CPU core) and checks the other two shrink to
+exactly that config; running them, and tiny.py, is ``@pytest.mark.slow``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def _run_two_steps(name, videos, tmp_path):
 
 
 # tiny.py's own path is what tests/train/test_pretrain_runs.py runs through the CLI.
+@pytest.mark.integration  # a whole pretraining job
 @pytest.mark.parametrize('name', ['vitl16', pytest.param('tiny', marks=pytest.mark.slow)])
 def test_experiment_runs_two_steps_at_runlocal(name, videos, tmp_path):
     config = _run_two_steps(name, videos, tmp_path)

@@ -89,6 +89,7 @@ def test_official_probe_file_runs_two_steps_at_runlocal(task, local_data, tmp_pa
     assert (tmp_path / 'checkpoints' / '2').is_dir()
 
 
+@pytest.mark.integration  # a whole probe job, as the official files' test above
 @pytest.mark.parametrize('task', [t if t in VJEPA2_FAST else pytest.param(t, marks=pytest.mark.slow)
                                   for t in VJEPA2])
 def test_vjepa2_probe_file_runs_two_steps_at_runlocal(task, local_data, tmp_path):

@@ -28,10 +28,26 @@ def write_videos(out: Path, **sizes) -> Path:
     return out
 
 
+# A directory for one persistent JAX compilation cache that the CLI subprocesses of one
+# pytest run share (tests/conftest.py makes it, and removes it at the end): a second
+# launch of the same program (a resume, the second multi-process run) loads the compiled
+# executables instead of compiling them again. Loading gives the very executable a
+# compile would (same HLO, same compile options), so exact-resume checks stay exact.
+COMPILATION_CACHE_VAR = 'VJEPA_TEST_COMPILATION_CACHE'
+
+
 def cli_env() -> dict[str, str]:
-    """CPU only, the repository importable, no fake-device flags from the test process."""
+    """CPU only, the repository importable, no fake-device flags from the test process.
+
+    With the test run's compilation cache (``COMPILATION_CACHE_VAR``), every compilation
+    is cached, however quick.
+    """
     env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=str(REPO))
     env.pop('XLA_FLAGS', None)
+    cache = os.environ.get(COMPILATION_CACHE_VAR)
+    if cache:
+        env.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
+                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0')
     return env
 
 

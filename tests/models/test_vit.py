@@ -29,32 +29,42 @@ def encoder_params():
     return nn.meta.unbox(VisionTransformer(**ENC).init(jax.random.key(1), _video())['params'])
 
 
+def _loss(model, x):
+    return lambda params: jnp.sum(model.apply({'params': params}, x) ** 2)
+
+
+@pytest.fixture(scope='module')
+def unscanned_outputs_and_grads(encoder_params):
+    """The plain (unscanned, no remat) encoder's outputs and gradients on one video."""
+    x = _video(2)
+    base = VisionTransformer(**ENC)
+    out = jax.jit(lambda p: base.apply({'params': p}, x))(encoder_params)
+    return x, out, jax.jit(jax.grad(_loss(base, x)))(encoder_params)
+
+
 def _scanned(params, name):
     return {**params, name: stack_layers(params[name], len(params[name]))}
 
 
 @pytest.mark.integration  # full forward and backward, 3 ways
 @pytest.mark.parametrize('remat', ['none', 'full', 'dots'])
-def test_scan_and_remat_give_same_outputs_and_grads(encoder_params, remat):
-    x = _video(2)
-    base = VisionTransformer(**ENC)
+def test_scan_and_remat_give_same_outputs_and_grads(encoder_params, unscanned_outputs_and_grads,
+                                                   remat):
+    x, out_base, g_base = unscanned_outputs_and_grads
     other = VisionTransformer(**ENC, scan_layers=True, remat_policy=remat)
     scanned = _scanned(encoder_params, 'blocks')
-
-    def loss(model, params):
-        return jnp.sum(model.apply({'params': params}, x) ** 2)
-
-    np.testing.assert_allclose(base.apply({'params': encoder_params}, x),
-                               other.apply({'params': scanned}, x), atol=2e-5)
-    g_base = jax.grad(lambda p: loss(base, p))(encoder_params)
-    g_other = jax.grad(lambda p: loss(other, p))(scanned)
+    np.testing.assert_allclose(out_base, jax.jit(lambda p: other.apply({'params': p}, x))(scanned),
+                               atol=2e-5)
+    g_other = jax.jit(jax.grad(_loss(other, x)))(scanned)
     g_other = {**g_other, 'blocks': unstack_layers(g_other['blocks'])}
     for a, b in zip(jax.tree.leaves(g_base), jax.tree.leaves(g_other)):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
 def test_scanned_init_has_layer_axis_and_logical_names():
-    boxed = VisionTransformer(**ENC, scan_layers=True).init(jax.random.key(0), _video())['params']
+    # Names and shapes only: the abstract init.
+    boxed = jax.eval_shape(VisionTransformer(**ENC, scan_layers=True).init, jax.random.key(0),
+                           _video())['params']
     qkv = boxed['blocks']['layers']['attn']['qkv']['kernel']
     assert qkv.names == ('layers', 'embed', None, 'heads', 'head_dim')
     assert qkv.value.shape == (3, 40, 3, 5, 8)
@@ -65,7 +75,7 @@ def test_every_param_has_logical_names_and_float32():
                          (Predictor(**PRED, dtype=jnp.bfloat16),
                           (jnp.zeros((2, 5, 40)), jnp.zeros((2, 5), jnp.int32),
                            jnp.ones((2, 4), jnp.int32), 1))):
-        boxed = module.init(jax.random.key(0), *args)['params']
+        boxed = jax.eval_shape(module.init, jax.random.key(0), *args)['params']  # abstract
         leaves = jax.tree.leaves(boxed, is_leaf=lambda x: isinstance(x, nn.LogicallyPartitioned))
         for leaf in leaves:
             assert isinstance(leaf, nn.LogicallyPartitioned)

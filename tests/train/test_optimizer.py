@@ -23,9 +23,10 @@ def _models(scan: bool):
 @pytest.mark.parametrize('scan', [False, True])
 def test_weight_decay_mask_is_the_official_grouping(scan):
     encoder, predictor = _models(scan)
-    params = jax.tree_util.tree_map(np.asarray, init_boxed_state(encoder, predictor, 0).params)
-    params = jax.tree_util.tree_map(lambda x: getattr(x, 'value', x), params,
-                                    is_leaf=lambda x: hasattr(x, 'value'))
+    # The params' names and shapes decide the mask: the abstract state (no init run).
+    params = jax.eval_shape(lambda: init_boxed_state(encoder, predictor, 0)).params
+    params = jax.tree_util.tree_map(lambda x: np.zeros(getattr(x, 'value', x).shape, np.float32),
+                                    params, is_leaf=lambda x: hasattr(x, 'value'))
     mask = optimizer.weight_decay_mask(params)
     # Export the mask as an official state dict: 1.0 where we decay.
     as_arrays = jax.tree_util.tree_map(lambda p, d: np.full(np.shape(p), float(d), np.float32),

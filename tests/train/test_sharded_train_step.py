@@ -12,7 +12,7 @@ import pytest
 from tests.helpers.tiny_setup import random_batch, sampled_batch, tiny_setup
 from vjepa_jax import sharding
 from vjepa_jax.train.state import create_train_state
-from vjepa_jax.train.step import jit_train_step, train_step
+from vjepa_jax.train.step import jit_train_step
 
 pytestmark = pytest.mark.integration  # whole sharded train steps
 
@@ -32,8 +32,28 @@ def _run(setup, mesh_spec, devices=None, steps=STEPS):
 
 
 @functools.cache
+def _single_device_step():
+    """``(setup, mesh, step)``: the tiny setup's step for one device, compiled once per module."""
+    setup = tiny_setup()
+    mesh = sharding.make_mesh([('data', 1), ('fsdp', 1), ('tensor', 1)], jax.devices()[:1])
+    _, shardings = create_train_state(setup.encoder, setup.predictor, 0, mesh,
+                                      sharding.DEFAULT_RULES)
+    return setup, mesh, jit_train_step(setup, mesh, sharding.DEFAULT_RULES, shardings)
+
+
+def _fresh_state(setup, mesh):
+    return create_train_state(setup.encoder, setup.predictor, 0, mesh, sharding.DEFAULT_RULES)[0]
+
+
+@functools.cache
 def _single_device():
-    return _run(tiny_setup(), [('data', 1), ('fsdp', 1), ('tensor', 1)], jax.devices()[:1])
+    setup, mesh, step = _single_device_step()
+    state, losses = _fresh_state(setup, mesh), []
+    for i in range(STEPS):
+        state, metrics = step(state, sharding.host_to_global(random_batch(i), mesh,
+                                                             sharding.DEFAULT_RULES))
+        losses.append(float(metrics['loss']))
+    return state, losses
 
 
 @pytest.mark.parametrize('shape', [(8, 1, 1), (2, 4, 1), (2, 2, 2)], ids=str)
@@ -84,8 +104,8 @@ def test_one_compilation_for_many_steps():
 
 
 def test_ema_update_is_exact():
-    setup = tiny_setup()
-    state, _ = _run(setup, [('data', 1), ('fsdp', 1), ('tensor', 1)], jax.devices()[:1], steps=0)
+    setup, mesh, step = _single_device_step()  # the reference's compiled step
+    state = _fresh_state(setup, mesh)
     # Make the target differ from the online encoder so the update is visible.
     target = jax.tree_util.tree_map(lambda x: x + 0.5, state.target_encoder)
     state = state.replace(target_encoder=target, step=jnp.asarray(7, jnp.int32))
@@ -97,7 +117,9 @@ def test_ema_update_is_exact():
     # Both weights within an ulp of the official float64 values (1 - m is not
     # rounded from a float32 m, which would be ~1e-6 off here).
     np.testing.assert_array_max_ulp(np.float32([m, rest]), np.float32([m64, 1 - m64]), maxulp=1)
-    new, metrics = jax.jit(functools.partial(train_step, setup=setup))(state, random_batch(0))
+    target = jax.device_get(target)  # the step donates the state
+    new, metrics = step(state, sharding.host_to_global(random_batch(0), mesh,
+                                                       sharding.DEFAULT_RULES))
     assert float(metrics['ema_momentum']) == m
     for t0, p1, t1 in zip(jax.tree_util.tree_leaves(target),
                           jax.tree_util.tree_leaves(new.params['encoder']),
