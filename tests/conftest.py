@@ -31,6 +31,7 @@ jax.config.update('jax_num_cpu_devices', 8)
 LONGEST_FIRST = (
     'tests/train/test_sharded_train_step.py',
     'tests/train/test_pretrain_runs.py',
+    'tests/train/test_vjepa2_pretrain_run.py',
     'tests/test_notebook.py',
     'tests/train/test_multihost.py',
     'tests/convert/test_official_parity.py',
@@ -41,6 +42,8 @@ LONGEST_FIRST = (
     'tests/aot/test_pod_lowering.py',
     'tests/train/test_mixed_precision.py',
     'tests/evaluation/test_probe.py',
+    'tests/vjepa2/test_vjepa2_train_step.py',
+    'tests/vjepa2/test_vjepa2_variants.py',
     'tests/vjepa2/test_vjepa2_models.py',
     'tests/vjepa2/test_vjepa2_loading.py',
     'tests/models/test_vit.py',
