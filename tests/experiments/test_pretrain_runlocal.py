@@ -74,7 +74,10 @@ VJEPA2_COOLDOWN = ('vjepa2_vitl16_cooldown', 'vjepa2_vith16_cooldown', 'vjepa2_v
                    'vjepa2_vitg16_cooldown_384')
 
 
-@pytest.mark.parametrize('name', ['vjepa2_vitl16', 'vjepa2_vitl16_cooldown'])
+# The cooldown's runlocal differs only by its lr schedule (test_vjepa2_recipes_shrink...);
+# its init_optimizer_state path runs in tests/train/test_vjepa2_pretrain_run.py.
+@pytest.mark.integration  # a whole job, like its V-JEPA 1 sibling
+@pytest.mark.parametrize('name', ['vjepa2_vitl16'])
 def test_vjepa2_experiment_runs_two_steps_at_runlocal(name, videos, tmp_path):
     config = _run_two_steps(name, videos, tmp_path)
     recipe = experiment_config(PRETRAIN / f'{name}.py')
@@ -85,9 +88,18 @@ def test_vjepa2_experiment_runs_two_steps_at_runlocal(name, videos, tmp_path):
 
 
 def test_vjepa2_recipes_shrink_to_two_runs(videos):
+    runs = []
     for names in (VJEPA2_PRETRAIN, VJEPA2_COOLDOWN):
         shrunk = [_runlocal(name, videos).to_dict() for name in names]
         assert all(s == shrunk[0] for s in shrunk[1:]), names
+        runs.append(shrunk[0])
+    pretrain, cooldown = runs
+    assert pretrain['optimizer'].pop('lr_schedule') == 'warmup_cosine'
+    assert cooldown['optimizer'].pop('lr_schedule') == 'linear_decay'
+    for run in runs:  # the phases' own values; the rest of the shrunk run is shared
+        for key in ('warmup_epochs', 'start_lr', 'final_lr'):
+            run['optimizer'].pop(key)
+    assert pretrain == cooldown
 
 
 def test_vjepa2_recipes_state_the_official_values():

@@ -78,3 +78,46 @@ def test_clip_starts_after_the_warmup_epochs():
 def test_bad_schedule_is_rejected():
     with pytest.raises(ValueError, match='steps_per_epoch'):
         Schedules(**{**RECIPE, 'steps_per_epoch': 0})
+
+
+# V-JEPA 2 (facebookresearch/vjepa2 configs/train/vitl16/*.yaml).
+VJEPA2_PRETRAIN = {'steps_per_epoch': 300, 'num_epochs': 10, 'warmup_epochs': 40,
+                   'start_lr': 1e-4, 'lr': 5.25e-4, 'final_lr': 5.25e-4, 'weight_decay': 0.04,
+                   'final_weight_decay': 0.04, 'ema': (0.99925, 0.99925), 'ipe_scale': 1.25}
+VJEPA2_COOLDOWN = {**VJEPA2_PRETRAIN, 'num_epochs': 40, 'warmup_epochs': 0, 'final_lr': 1e-6,
+                   'lr_schedule': 'linear_decay'}
+
+
+def official_linear_decay(c: dict, steps: int) -> np.ndarray:
+    """The official cooldown ``LinearDecaySchedule``, stepped once before each update."""
+    t_max = int(c['ipe_scale'] * c['num_epochs'] * c['steps_per_epoch'])
+    return np.array([c['lr'] + (k / max(1, t_max)) * (c['final_lr'] - c['lr'])
+                     for k in range(1, steps + 1)])
+
+
+def test_vjepa2_cooldown_is_the_official_linear_decay():
+    s = Schedules(**VJEPA2_COOLDOWN)
+    steps = np.arange(s.total_steps)
+    np.testing.assert_allclose(np.asarray(s.learning_rate(steps)),
+                               official_linear_decay(VJEPA2_COOLDOWN, s.total_steps), rtol=1e-6)
+    assert s.schedule_steps == 15000 and s.total_steps == 12000
+    # 5.25e-4 + 0.8 (1e-6 - 5.25e-4): the run ends at 80 % of the decay
+    assert abs(float(s.learning_rate(s.total_steps - 1)) - 1.058e-4) < 1e-9
+    np.testing.assert_allclose(np.asarray(s.weight_decay_at(steps[::1000])), 0.04, rtol=1e-6)
+    assert float(s.ema_momentum(0)) == float(s.ema_momentum(11999)) == np.float32(0.99925)
+
+
+def test_vjepa2_pretraining_warms_up_then_stays_constant():
+    s = Schedules(**{**VJEPA2_PRETRAIN, 'num_epochs': 100})
+    lrs, _, _ = official_replay({**VJEPA2_PRETRAIN, 'num_epochs': 100}, s.total_steps)
+    np.testing.assert_allclose(np.asarray(s.learning_rate(np.arange(s.total_steps))), lrs,
+                               rtol=1e-6)
+    assert float(s.learning_rate(s.warmup_steps)) == np.float32(5.25e-4)
+    assert float(s.learning_rate(s.total_steps - 1)) == np.float32(5.25e-4)
+
+
+def test_unknown_lr_schedule_is_rejected():
+    from vjepa_jax.config_sections import SectionError
+
+    with pytest.raises(SectionError, match="lr_schedule 'cosine' is not one of"):
+        Schedules(lr_schedule='cosine')

@@ -9,6 +9,8 @@ and reads back exactly; a cooldown started from it continues its Adam moments.
 
 from __future__ import annotations
 
+import shutil
+
 import jax
 import numpy as np
 import optax
@@ -53,12 +55,13 @@ def _leaves(state):
 
 
 def test_two_groups_train_and_resume_bitwise(full_run, videos, tmp_path):
-    result, _ = full_run
+    result, workdir = full_run
     assert result['step'] == 2
-    # Stop after step 1 (one "epoch" of the same schedule), then resume to step 2.
-    run_pretraining(_config(videos, **{'optimizer.num_epochs': 1.0}), tmp_path)
-    resumed = run_pretraining(_config(videos), tmp_path)
-    assert resumed['started_from'].startswith('checkpoint')
+    # The run as if killed after step 1: its workdir without the step-2 checkpoint.
+    shutil.copytree(workdir, tmp_path / 'run')
+    shutil.rmtree(tmp_path / 'run' / 'checkpoints' / '2')
+    resumed = run_pretraining(_config(videos), tmp_path / 'run')
+    assert resumed['started_from'].endswith('checkpoints/1')
     for a, b in zip(_leaves(result['state']), _leaves(resumed['state']), strict=True):
         np.testing.assert_array_equal(a, b)
     tokens = np.asarray(result['state'].params['predictor']['mask_tokens'])
@@ -92,16 +95,15 @@ def test_cooldown_continues_the_adam_moments(full_run, videos, tmp_path):
     cooldown = experiment_config(REPO / 'experiments' / 'pretrain' / 'vjepa2_vitl16_cooldown.py',
                                  f'runlocal,data={videos}')
     assert cooldown.optimizer.lr_schedule == 'linear_decay' and cooldown.init_from is None
-    config = _config(videos, init_from=str(workdir), init_optimizer_state=True,
-                     **{'optimizer.num_epochs': 1.0})
+    config = _config(videos, init_from=str(workdir), init_optimizer_state=True)
     result = run_pretraining(config, tmp_path)
     assert 'Adam moments' in result['started_from']
 
     def adam(state):
         return next(s for s in state.opt_state if isinstance(s, optax.ScaleByAdamState))
 
-    assert int(adam(result['state']).count) == 3  # 2 pretraining updates + 1
-    assert int(result['state'].step) == 1         # the schedules restarted
+    assert int(adam(result['state']).count) == 4  # 2 pretraining updates + 2
+    assert int(result['state'].step) == 2         # the schedules restarted at 0
 
 
 def test_frame_group_mistakes_are_config_errors(videos):

@@ -111,6 +111,14 @@ def step_run(official):
     return setup, state0, batch, state1, metrics, moments
 
 
+@pytest.fixture(scope='module')
+def loss_and_grads(step_run):
+    """``(params, target) -> (loss, grads)`` compiled once, used before and after the step."""
+    setup, _, batch, *_ = step_run
+    return jax.jit(jax.value_and_grad(
+        lambda params, target: compute_loss(setup, params, target, batch)['loss']))
+
+
 def _maxdiff(ours, ref) -> float:
     diffs = jax.tree_util.tree_map(lambda a, b: float(np.max(np.abs(np.asarray(a) - b))),
                                    ours, ref)
@@ -137,14 +145,10 @@ def test_pre_step_loss_and_lr_match(official, step_run):
     assert {'loss/g0set0', 'loss/g0set1', 'loss/g1set0', 'loss/g1set1'} <= set(metrics)
 
 
-def test_gradients_match_the_official_first_moments(step_run):
+def test_gradients_match_the_official_first_moments(step_run, loss_and_grads):
     """After one step Adam's first moment is ``0.1 * grad``; the second is ``1e-3 * grad^2``."""
-    setup, state0, batch, _, _, moments = step_run
-
-    def loss(params):
-        return compute_loss(setup, params, state0.target_encoder, batch)['loss']
-
-    grads = jax.jit(jax.grad(loss))(state0.params)
+    _, state0, _, _, _, moments = step_run
+    _, grads = loss_and_grads(state0.params, state0.target_encoder)
     official_grads = jax.tree_util.tree_map(lambda m: m / 0.1, moments['exp_avg'])
     assert _scaled_maxdiff(grads, official_grads) < TOL
     adam = next(s for s in jax.tree_util.tree_leaves(
@@ -176,9 +180,9 @@ def _weights_diff(ours, ref, grads, lr: float) -> tuple[float, int, int]:
     return worst, tiny, beyond
 
 
-def test_new_weights_target_and_post_step_loss_match(official, step_run):
+def test_new_weights_target_and_post_step_loss_match(official, step_run, loss_and_grads):
     z, _, spec, _, _, params = official
-    setup, _, batch, state1, _, moments = step_run
+    _, _, _, state1, _, moments = step_run
     lr = spec['pretrain_opt']['lr']
     official_grads = jax.tree_util.tree_map(lambda m: m / 0.1, moments['exp_avg'])
     for name in ('encoder', 'predictor'):
@@ -192,7 +196,7 @@ def test_new_weights_target_and_post_step_loss_match(official, step_run):
         # of them below (test_optimizer_applied_to_official_gradients).
         assert tiny < 0.1 * total, (name, tiny, total)
     assert _maxdiff(state1.target_encoder, params['target_encoder']) < TOL
-    loss = compute_loss(setup, state1.params, state1.target_encoder, batch)['loss']
+    loss, _ = loss_and_grads(state1.params, state1.target_encoder)
     assert abs(float(loss) - float(z['loss'])) < TOL
 
 

@@ -251,6 +251,13 @@ def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[Train
     return new_state, metrics
 
 
+# Recently built steps by (setup, mesh, rules, shardings): a second run of the same
+# program in one process (a resume, a cooldown, a notebook re-run) reuses the
+# compiled executable instead of compiling it again.
+_RECENT_STEPS: dict[Any, Any] = {}
+_RECENT_LIMIT = 4
+
+
 def jit_train_step(setup: StepSetup, mesh: jax.sharding.Mesh, rules: sharding.Rules,
                    state_shardings: PyTree):
     """``train_step`` compiled once for ``mesh``: explicit in/out shardings, state donated.
@@ -258,8 +265,28 @@ def jit_train_step(setup: StepSetup, mesh: jax.sharding.Mesh, rules: sharding.Ru
     The batch is split along its leading axis over the batch mesh axes
     (``sharding.host_to_global`` makes such arrays); metrics come back
     replicated. Returns ``run(state, batch) -> (state, metrics)``; the jitted
-    function is ``run.jitted`` (for ``.lower`` / cost analysis).
+    function is ``run.jitted`` (for ``.lower`` / cost analysis). The same
+    arguments again (equal setup, mesh, rules and shardings) return the same
+    ``run``, so its compilations are shared.
     """
+    leaves, treedef = jax.tree_util.tree_flatten(state_shardings)
+    key = (setup, mesh, tuple(tuple(r) for r in rules), treedef, tuple(leaves))
+    try:
+        cached = _RECENT_STEPS.get(key)
+    except TypeError:  # something unhashable: build without the cache
+        key, cached = None, None
+    if cached is not None:
+        return cached
+    run = _build_step(setup, mesh, rules, state_shardings)
+    if key is not None:
+        if len(_RECENT_STEPS) >= _RECENT_LIMIT:
+            _RECENT_STEPS.pop(next(iter(_RECENT_STEPS)))
+        _RECENT_STEPS[key] = run
+    return run
+
+
+def _build_step(setup: StepSetup, mesh: jax.sharding.Mesh, rules: sharding.Rules,
+                state_shardings: PyTree):
     def step_with_rules(state, batch):
         with nn.logical_axis_rules(rules):
             return train_step(state, batch, setup)
