@@ -1,9 +1,8 @@
 # vjepa_jax: `make demo` pretrains a tiny V-JEPA on a synthetic physics world and shows what it learned.
 # Tests: `make test-fast` (no subprocesses, whole jobs or real-backend compiles: pytest
-# -m "not slow and not integration"; 3.5 min on 2 cores before the 2026-12-02 test-time
-# changes); `make test` (all but `slow`; 9.5 min on 2 cores before them, with ../shared's
-# fixtures; 2026-12-02 figures under other jobs' load: docs/running.md); `pytest -m slow`
-# for the long checks.
+# -m "not slow and not integration"; 3.2 min on 2 cores, quiet, 2026-12-02); `make test`
+# (all but `slow`; 12.3 min on 2 cores, quiet, 2026-12-02, with ../shared's fixtures;
+# docs/running.md); `pytest -m slow` for the long checks.
 # Another interpreter / venv / pins: make test PYTHON=/path/python3.12 VENV=.venv312 PIP_PINS='jax==0.11.*'
 PYTHON ?= python3
 VENV := .venv
