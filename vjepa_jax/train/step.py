@@ -185,20 +185,9 @@ def _pairs(setup: StepSetup, params: Mapping[str, PyTree], videos: Sequence[Arra
     return preds, flat_targets, flat_masks
 
 
-def compute_loss(setup: StepSetup, params: Mapping[str, PyTree], target_params: PyTree,
-                 batch: Batch) -> dict[str, Array]:
-    """The step's loss terms without any update (for evaluation and parity checks)."""
-    groups = batch_groups(batch)
-    videos = [group_video(setup, g) for g in groups]
-    targets = [target_features(setup, target_params, v, tuple(g['masks']))
-               for v, g in zip(videos, groups)]
-    names = pair_names(len(groups), len(groups[0]['masks']))
-    return loss_terms(setup, *_pairs(setup, params, videos, groups, targets), names)
-
-
-def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[TrainState, dict]:
-    """One pretraining update; pure, so ``jax.jit`` it with ``setup`` bound."""
-    sched = setup.schedules
+def _inputs(setup: StepSetup, target_params: PyTree, batch: Batch
+            ) -> tuple[tuple[Batch, ...], list[Array], list[list[Array]], list[str]]:
+    """``(groups, normalised videos, target features, pair names)`` of a batch."""
     groups = batch_groups(batch)
     num_sets = len(groups[0]['masks'])
     if any(len(g['masks']) != num_sets for g in groups):
@@ -207,9 +196,23 @@ def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[Train
         raise ValueError('Frames-per-clip groups are a V-JEPA 2 feature (model.family '
                          "'vjepa2'); a V-JEPA 1 batch has one group.")
     videos = [group_video(setup, g) for g in groups]
-    targets = [target_features(setup, state.target_encoder, v, tuple(g['masks']))
+    targets = [target_features(setup, target_params, v, tuple(g['masks']))
                for v, g in zip(videos, groups)]
-    names = pair_names(len(groups), num_sets)
+    return groups, videos, targets, pair_names(len(groups), num_sets)
+
+
+def compute_loss(setup: StepSetup, params: Mapping[str, PyTree], target_params: PyTree,
+                 batch: Batch) -> dict[str, Array]:
+    """The step's loss terms without any update (for evaluation and parity checks)."""
+    groups, videos, targets, names = _inputs(setup, target_params, batch)
+    return loss_terms(setup, *_pairs(setup, params, videos, groups, targets), names)
+
+
+def train_step(state: TrainState, batch: Batch, setup: StepSetup) -> tuple[TrainState, dict]:
+    """One pretraining update; pure, so ``jax.jit`` it with ``setup`` bound."""
+    sched = setup.schedules
+    groups, videos, targets, names = _inputs(setup, state.target_encoder, batch)
+    num_sets = len(groups[0]['masks'])
 
     def objective(params):
         terms = loss_terms(setup, *_pairs(setup, params, videos, groups, targets), names)
